@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type SrvChange, SrvSource } from '../src/index.ts'
+import { Dnsmasq, dnsmasqMissing } from './dnsmasq.ts'
+
+const missing = dnsmasqMissing()
+const NAME = '_web._tcp.test'
+
+describe.skipIf(missing)(
+  `SRV lookups against a real dnsmasq${missing ? ` (skipped: ${missing})` : ''}`,
+  () => {
+    let dns: Dnsmasq
+
+    beforeAll(async () => {
+      dns = await Dnsmasq.start(
+        [
+          { name: NAME, target: 'low.test', port: 8080, priority: 10, weight: 1 },
+          { name: NAME, target: 'heavy.test', port: 8081, priority: 0, weight: 9 },
+          { name: NAME, target: 'light.test', port: 8082, priority: 0, weight: 1 },
+        ],
+        1,
+      )
+    })
+    afterAll(async () => {
+      await dns?.stop()
+    })
+
+    const source = () =>
+      new SrvSource(NAME, { servers: [{ host: '127.0.0.1', port: dns.port }], minTtl: 0.2, maxTtl: 1 })
+
+    it('resolves the targets in priority/weight order with their TTL', async () => {
+      const snapshot = await source().resolve(AbortSignal.timeout(5000))
+      expect(snapshot.records.map((r) => `${r.target}:${r.port}`)).toEqual([
+        'heavy.test:8081',
+        'light.test:8082',
+        'low.test:8080',
+      ])
+      expect(snapshot.ttl).toBe(1)
+    })
+
+    it('gives an empty answer for a name with no records', async () => {
+      const empty = new SrvSource('_none._tcp.test', { servers: [{ host: '127.0.0.1', port: dns.port }] })
+      expect((await empty.resolve(AbortSignal.timeout(5000))).records).toEqual([])
+    })
+
+    it('reports a clear error when the server does not answer', async () => {
+      const dead = new SrvSource(NAME, { servers: [{ host: '127.0.0.1', port: 9 }], timeout: 200 })
+      await expect(dead.resolve(AbortSignal.timeout(5000))).rejects.toThrow(
+        /no DNS server answered.*127\.0\.0\.1:9/,
+      )
+    })
+
+    it('watches: a restart with other records shows up as created, changed and deleted targets', async () => {
+      const signal = AbortSignal.timeout(15_000)
+      const controller = new AbortController()
+      const stop = AbortSignal.any([signal, controller.signal])
+      let baseline!: () => void
+      const ready = new Promise<void>((resolve) => (baseline = resolve))
+      const events: SrvChange[] = []
+      const watching = (async () => {
+        for await (const change of source().watch(stop, () => baseline())) {
+          events.push(change)
+          if (events.length === 3) controller.abort()
+        }
+      })()
+      await ready
+      await dns.restart([
+        { name: NAME, target: 'heavy.test', port: 8081, priority: 0, weight: 9 },
+        { name: NAME, target: 'light.test', port: 8082, priority: 5, weight: 1 },
+        { name: NAME, target: 'new.test', port: 9090, priority: 1, weight: 1 },
+      ])
+      await watching
+      expect(signal.aborted).toBe(false)
+      expect(events.map((e) => [e.type, e.name])).toEqual([
+        ['create', 'new.test:9090'],
+        ['change', 'light.test:8082'],
+        ['delete', 'low.test:8080'],
+      ])
+      expect(events[1]).toMatchObject({ record: { priority: 5 }, previous: { priority: 0 } })
+    })
+  },
+)
