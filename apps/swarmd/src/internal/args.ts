@@ -1,0 +1,114 @@
+import { parseArgs } from 'node:util'
+
+/** How swarmd formats what it prints on stderr. */
+export type LogFormat = 'text' | 'json'
+
+/** The parsed command line. */
+export interface Options {
+  help: boolean
+  version: boolean
+  /** URLs to serve the pipeline's head on (`--listen`, repeatable). */
+  listen: string[]
+  /** `--config FILE`; undefined means `swarmd.config.json` in the cwd if it exists. */
+  config: string | undefined
+  logFormat: LogFormat
+  /** `--quiet`: no progress lines, only stage logs and errors. */
+  quiet: boolean
+  /** The stage specs, first to last: `['cli', 'debug', 'simulator']`. */
+  stages: string[]
+}
+
+/** A command line swarmd cannot run: printed with a hint to `--help`, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+/** Parses swarmd's arguments (without `node` and the script). Throws {@link UsageError}. */
+export function parseOptions(argv: readonly string[]): Options {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? stripCode(error.message) : String(error))
+  }
+  const { values, positionals } = parsed
+  const logFormat = values['log-format'] ?? 'text'
+  if (logFormat !== 'text' && logFormat !== 'json') {
+    throw new UsageError(`--log-format must be "text" or "json", not "${logFormat}"`)
+  }
+  const listen = values.listen ?? []
+  for (const url of listen) {
+    if (!URL.canParse(url)) {
+      throw new UsageError(
+        `--listen needs a URL such as tcp://127.0.0.1:4242 or unix:///tmp/swarmd.sock, not "${url}"`,
+      )
+    }
+  }
+  const stages = positionals.filter((spec) => spec.trim() !== '')
+  if (positionals.length !== stages.length) throw new UsageError('a stage spec is empty')
+  if (listen.length > 0 && stages.length === 0) {
+    throw new UsageError(
+      '--listen needs a pipeline to serve, e.g. swarmd --listen tcp://127.0.0.1:4242 simulator',
+    )
+  }
+  return {
+    help: values.help ?? false,
+    version: values.version ?? false,
+    listen,
+    config: values.config,
+    logFormat,
+    quiet: values.quiet ?? false,
+    stages,
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+      listen: { type: 'string', short: 'l', multiple: true },
+      config: { type: 'string', short: 'c' },
+      'log-format': { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+  })
+}
+
+function stripCode(message: string): string {
+  // parseArgs messages end with a hint about `--` that suits us; drop only the error code prefix.
+  return message.replace(/^\w+ \[ERR_PARSE_ARGS_\w+\]: /, '')
+}
+
+/** The text of `swarmd --help`. */
+export const HELP = `swarmd: compose libswarm services from the command line, like a unix pipeline
+
+Usage:
+  swarmd                          list the installed backends
+  swarmd [options] SPEC [SPEC...] run a pipeline: each stage's output is the next one's input
+  swarmd --help | --version
+
+A SPEC is one stage: a backend name and its arguments, quoted as one shell word:
+  swarmd cli debug simulator
+  swarmd --listen unix:///tmp/swarmd.sock 'exec --' simulator
+  swarmd cli 'remote unix:///tmp/swarmd.sock'
+
+Options:
+  -l, --listen URL        serve the pipeline's head on URL (tcp://, unix://, tls://, http2://,
+                          https://, ws://, wss://); repeatable
+  -c, --config FILE       read adapters from FILE (default: ./swarmd.config.json if present)
+      --log-format FMT    "text" (default) or "json": one JSON object per line on stderr
+  -q, --quiet             no progress lines, only stage logs and errors
+  -h, --help              show this help
+  -V, --version           print the version
+
+Built-in backends: cli (an interactive prompt), remote URL (a remote swarmd as one stage).
+Adapters load from installed @libswarm/adapter-* packages and from the config file:
+  { "adapters": ["some-package", "./local/adapter"] }
+
+Exit codes: 0 clean stop, 1 a stage failed, 2 bad usage. SIGINT/SIGTERM stop every stage;
+a second SIGINT exits at once. Docs: docs/SWARMD.md
+`

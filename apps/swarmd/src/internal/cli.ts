@@ -1,0 +1,490 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface, type Interface } from 'node:readline'
+import { Duplex, type Readable, type Writable } from 'node:stream'
+import {
+  type Backend,
+  ChannelClosedError,
+  InvalidArgumentError,
+  isReceiver,
+  isSender,
+  type Message,
+  pipe,
+  type Receiver,
+  type Service,
+} from '@libswarm/core'
+import { splitWords } from './words.ts'
+
+/** The commands the prompt understands, with their usage and what they do. */
+export const COMMANDS: Record<string, { usage: string; help: string }> = {
+  ls: { usage: 'ls', help: 'list the children of the current service (Ls)' },
+  attach: {
+    usage: 'attach NAME | attach ..',
+    help: 'make child NAME the current service; ".." goes back to the top',
+  },
+  get: { usage: 'get [NAME]', help: 'describe the current service, or child NAME (Get)' },
+  spawn: { usage: 'spawn ARGS...', help: 'create a child (Spawn ARGS)' },
+  start: { usage: 'start [NAME]', help: 'start child NAME, or the current service (Start)' },
+  stop: { usage: 'stop [NAME]', help: 'stop child NAME, or the current service (Stop)' },
+  watch: {
+    usage: 'watch [NAME]',
+    help: 'print change events as they happen (Watch); Ctrl-C ends it on a terminal',
+  },
+  connect: {
+    usage: 'connect [NAME]',
+    help: 'open a byte stream to the service (Connect); lines you type go to it, "~." ends it',
+  },
+  help: { usage: 'help', help: 'show this list' },
+  quit: { usage: 'quit', help: 'stop swarmd (also: exit, or end of input)' },
+}
+
+const ALIASES: Record<string, string> = { exit: 'quit', '?': 'help' }
+
+/** How long one request waits for its answer. */
+const REQUEST_TIMEOUT_MS = 30_000
+
+/** What swarmd hands the cli backend: its terminal, and what to do when the user is done. */
+export interface CliOptions {
+  input: Readable & { isTTY?: boolean }
+  output: Writable & { isTTY?: boolean }
+  errorOutput: Writable
+  /** Called once when the prompt ends (quit, or end of input): swarmd stops the pipeline, exit 0. */
+  onEnd: () => void
+  /** Called on Ctrl-C at the prompt when nothing is running: swarmd treats it as SIGINT. */
+  onInterrupt: () => void
+  /** Where the interactive history is kept. Default: ~/.swarmd_history; empty string: nowhere. */
+  historyFile?: string
+}
+
+/** The `cli` backend and the handle swarmd uses to run its prompt once the pipeline is started. */
+export interface CliBackend {
+  backend: Backend
+  /** Runs the prompt of the spawned cli stage, if there is one. Resolves when the prompt ends. */
+  run(): Promise<void>
+  /** Ends the prompt (swarmd is stopping). */
+  close(): void
+}
+
+/** Creates the built-in `cli` backend. */
+export function createCliBackend(options: CliOptions): CliBackend {
+  let spawned: { out: Service; signal: AbortSignal } | undefined
+  let prompt: Prompt | undefined
+  const backend: Backend = {
+    name: 'cli',
+    summary:
+      'an interactive prompt that sends verbs to the next stage (reads commands from stdin when piped)',
+    usage: 'cli',
+    spawn(args, context) {
+      if (args.length > 0) throw new InvalidArgumentError(`cli takes no arguments, got "${args.join(' ')}"`)
+      if (spawned)
+        throw new InvalidArgumentError('a pipeline can have only one cli stage (it owns the terminal)')
+      spawned = { out: context.out, signal: context.signal }
+      // As a stage, cli is transparent: what reaches it (from --listen) goes on to the next stage.
+      const [incoming, service] = pipe<Message>()
+      void (async () => {
+        for await (const message of incoming) {
+          try {
+            await context.out.send(message, { signal: context.signal })
+          } catch {
+            return
+          }
+        }
+      })()
+      return service
+    },
+  }
+  return {
+    backend,
+    async run() {
+      if (!spawned) return
+      prompt = new Prompt(spawned.out, spawned.signal, options)
+      await prompt.run()
+    },
+    close() {
+      prompt?.close()
+    },
+  }
+}
+
+/** The prompt: reads command lines, sends verbs, prints the answers. Never throws on a bad line. */
+class Prompt {
+  private readonly rl: Interface
+  private readonly tty: boolean
+  /** The services `attach` walked into, from the top. */
+  private readonly path: { name: string; service: Service }[] = []
+  /** Names from the last `ls`, for tab completion. */
+  private names: string[] = []
+  /** Aborts the command in progress (Ctrl-C on a terminal). */
+  private current: AbortController | undefined
+  /** A `connect` in progress: lines go to its stream. */
+  private connected: Duplex | Writable | undefined
+  /** Watches running in the background, so they end with the prompt. */
+  private readonly watches = new Set<AbortController>()
+  private ended = false
+  private closed = false
+  private stopping = false
+  private readonly historyFile: string
+
+  constructor(
+    private readonly root: Service,
+    private readonly signal: AbortSignal,
+    private readonly options: CliOptions,
+  ) {
+    this.tty = options.input.isTTY === true && options.output.isTTY === true
+    this.historyFile = options.historyFile ?? join(homedir(), '.swarmd_history')
+    this.rl = createInterface({
+      input: options.input,
+      output: this.tty ? options.output : undefined,
+      terminal: this.tty,
+      historySize: 500,
+      history: this.tty ? this.loadHistory() : [],
+      completer: this.tty ? (line: string) => this.complete(line) : undefined,
+    })
+    if (this.tty) {
+      this.rl.on('SIGINT', () => {
+        if (this.current) {
+          this.current.abort(new Error('interrupted'))
+        } else if (this.watches.size > 0) {
+          for (const watch of this.watches) watch.abort()
+          this.print('watch ended')
+          this.rl.prompt()
+        } else {
+          this.rl.write('\n')
+          options.onInterrupt()
+        }
+      })
+      this.rl.on('history', (history: string[]) => this.saveHistory(history))
+    }
+    signal.addEventListener('abort', () => this.close(), { once: true })
+    this.rl.on('close', () => {
+      // Ctrl-D on a terminal: same as quit.
+      this.ended = true
+    })
+  }
+
+  async run(): Promise<void> {
+    if (this.tty) {
+      this.print('swarmd cli: type "help" for the commands, "quit" to stop.')
+      this.setPrompt()
+      this.rl.prompt()
+    }
+    try {
+      for await (const line of this.rl) {
+        await this.handle(line)
+        if (this.ended) break
+        if (this.tty) this.rl.prompt()
+      }
+    } finally {
+      this.finish()
+    }
+  }
+
+  /** Ends the prompt because swarmd is stopping (onEnd is not called). */
+  close(): void {
+    this.stopping = true
+    this.shutdown()
+  }
+
+  private shutdown(): void {
+    if (this.closed) return
+    this.closed = true
+    this.ended = true
+    this.current?.abort(new Error('swarmd is stopping'))
+    for (const watch of this.watches) watch.abort()
+    this.connected?.end()
+    this.connected = undefined
+    this.rl.close()
+  }
+
+  /** The loop ended: by quit, end of input, or close(). */
+  private finish(): void {
+    this.shutdown()
+    if (!this.stopping && !this.signal.aborted) this.options.onEnd()
+  }
+
+  private get target(): Service {
+    return this.path.at(-1)?.service ?? this.root
+  }
+
+  private setPrompt(): void {
+    this.rl.setPrompt(`swarmd${this.path.map((p) => `/${p.name}`).join('')}> `)
+  }
+
+  private print(text: string): void {
+    this.options.output.write(text.endsWith('\n') ? text : text + '\n')
+  }
+
+  private printError(text: string): void {
+    this.options.errorOutput.write(`error: ${text}\n`)
+  }
+
+  /** Handles one line. Any failure becomes a printed message. */
+  async handle(line: string): Promise<void> {
+    if (this.connected) {
+      if (line.trim() === '~.') {
+        this.connected.end()
+        this.connected = undefined
+        this.print('connection closed')
+      } else {
+        this.connected.write(line + '\n')
+      }
+      return
+    }
+    let words: string[]
+    try {
+      words = splitWords(line)
+    } catch (error) {
+      this.printError(`cannot read that line: ${(error as Error).message}`)
+      return
+    }
+    const [first, ...args] = words
+    if (first === undefined || first.startsWith('#')) return
+    const name = ALIASES[first] ?? first
+    const command = COMMANDS[name]
+    if (!command) {
+      this.printError(`unknown command "${first}"; type "help" for the list`)
+      return
+    }
+    const controller = new AbortController()
+    this.current = controller
+    const signal = AbortSignal.any([controller.signal, this.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)])
+    try {
+      await this.dispatch(name, args, signal)
+    } catch (error) {
+      this.printError(describe(error, signal))
+    } finally {
+      this.current = undefined
+    }
+  }
+
+  private async dispatch(name: string, args: string[], signal: AbortSignal): Promise<void> {
+    const usage = () => {
+      throw new InvalidArgumentError(`usage: ${COMMANDS[name]!.usage}`)
+    }
+    switch (name) {
+      case 'help': {
+        const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length))
+        for (const c of Object.values(COMMANDS)) this.print(`  ${c.usage.padEnd(width)}  ${c.help}`)
+        return
+      }
+      case 'quit':
+        this.ended = true
+        return
+      case 'ls': {
+        if (args.length > 0) usage()
+        const names: string[] = []
+        await this.request(this.target, 'Ls', [], signal, (reply) => {
+          if (reply.verb === 'Set' || reply.verb === 'Ack') names.push(...reply.args)
+          else return false
+        })
+        this.names = names
+        this.print(names.length === 0 ? '(no children)' : names.join('\n'))
+        return
+      }
+      case 'attach': {
+        if (args.length !== 1) usage()
+        if (args[0] === '..' || args[0] === '/') {
+          if (args[0] === '/') this.path.length = 0
+          else this.path.pop()
+        } else {
+          const child = await this.attach(args[0]!, signal)
+          this.path.push({ name: args[0]!, service: child })
+        }
+        this.setPrompt()
+        this.print(`now at ${this.path.length === 0 ? 'the top' : this.path.map((p) => p.name).join('/')}`)
+        return
+      }
+      case 'get': {
+        if (args.length > 1) usage()
+        const service = args[0] === undefined ? this.target : await this.attach(args[0], signal)
+        await this.request(service, 'Get', [], signal, (reply) => {
+          if (reply.verb !== 'Set' && reply.verb !== 'Ack') return false
+          for (const arg of reply.args) this.print(prettyJson(arg))
+        })
+        return
+      }
+      case 'spawn': {
+        if (args.length === 0) usage()
+        await this.request(this.target, 'Spawn', args, signal, (reply) => {
+          if (reply.verb !== 'Ack' && reply.verb !== 'Set') return false
+          this.print(reply.args.length > 0 ? `spawned ${reply.args.join(' ')}` : 'spawned')
+        })
+        return
+      }
+      case 'start':
+      case 'stop': {
+        if (args.length > 1) usage()
+        const service = args[0] === undefined ? this.target : await this.attach(args[0], signal)
+        const verb = name === 'start' ? 'Start' : 'Stop'
+        await this.request(service, verb, [], signal, (reply) => {
+          if (reply.verb !== 'Ack') return false
+          this.print(`${name === 'start' ? 'started' : 'stopped'}${args[0] ? ` ${args[0]}` : ''}`)
+        })
+        return
+      }
+      case 'watch': {
+        if (args.length > 1) usage()
+        const service = args[0] === undefined ? this.target : await this.attach(args[0], signal)
+        const watch = new AbortController()
+        const watchSignal = AbortSignal.any([watch.signal, this.signal])
+        this.watches.add(watch)
+        const [replies, ret] = pipe<Message>()
+        await service.send({ verb: 'Watch', args: [], ret }, { signal })
+        this.print('watching; events print as they happen' + (this.tty ? ' (Ctrl-C ends it)' : ''))
+        void this.printReplies(replies, watchSignal, (reply) => {
+          if (reply.verb === 'Set') for (const arg of reply.args) this.print(`event ${compactJson(arg)}`)
+          else if (reply.verb === 'Ack') return
+          else return false
+        }).then(
+          () => this.watches.delete(watch),
+          (error) => {
+            this.watches.delete(watch)
+            if (!watchSignal.aborted) this.printError(`watch: ${describe(error, watchSignal)}`)
+          },
+        )
+        return
+      }
+      case 'connect': {
+        if (args.length > 1) usage()
+        const service = args[0] === undefined ? this.target : await this.attach(args[0], signal)
+        let stream: unknown
+        await this.request(service, 'Connect', [], signal, (reply) => {
+          if (reply.verb !== 'Ack') return false
+          stream = reply.att
+        })
+        if (!(stream instanceof Duplex)) throw new Error('the service answered Connect without a byte stream')
+        stream.on('data', (chunk: Buffer) => this.options.output.write(chunk))
+        stream.on('error', (error) => this.printError(`connection: ${error.message}`))
+        stream.on('end', () => {
+          if (this.connected === stream) {
+            this.connected = undefined
+            this.print('connection closed by the service')
+            if (this.tty) this.rl.prompt()
+          }
+        })
+        this.connected = stream
+        this.print('connected; lines you type go to the service, "~." on its own line ends it')
+        return
+      }
+    }
+  }
+
+  /** Attach NAME on the current service: the child's service. */
+  private async attach(name: string, signal: AbortSignal): Promise<Service> {
+    let child: Service | undefined
+    await this.request(this.target, 'Attach', [name], signal, (reply) => {
+      if (reply.verb !== 'Ack') return false
+      if (isSender(reply.ret)) child = reply.ret
+      return 'stop'
+    })
+    if (!child) throw new Error(`the service answered Attach ${name} without the child`)
+    return child
+  }
+
+  /**
+   * Sends a verb with a fresh return channel and hands each reply to `onReply` until the channel
+   * ends (or `onReply` says 'stop'). An `Error` reply throws; a reply `onReply` does not expect
+   * (returns false) is printed as it is.
+   */
+  private async request(
+    service: Service,
+    verb: Message['verb'],
+    args: string[],
+    signal: AbortSignal,
+    onReply: (reply: Message) => undefined | boolean | 'stop' | void,
+  ): Promise<void> {
+    const [replies, ret] = pipe<Message>()
+    await service.send({ verb, args, ret }, { signal })
+    await this.printReplies(replies, signal, onReply)
+  }
+
+  private async printReplies(
+    replies: Receiver<Message>,
+    signal: AbortSignal,
+    onReply: (reply: Message) => undefined | boolean | 'stop' | void,
+  ): Promise<void> {
+    try {
+      for (;;) {
+        let reply: Message
+        try {
+          reply = await replies.receive({ signal })
+        } catch (error) {
+          if (error instanceof ChannelClosedError) return
+          throw error
+        }
+        if (reply.verb === 'Error') throw new ReplyError(reply.args[0] ?? 'the service answered Error')
+        if (reply.verb === 'Log') {
+          this.print(`log: ${reply.args.join(' ')}`)
+          continue
+        }
+        const handled = onReply(reply)
+        if (handled === 'stop') return
+        if (handled === false) this.print(`${reply.verb} ${reply.args.join(' ')}`.trim())
+      }
+    } finally {
+      if (isReceiver(replies)) replies.cancel()
+    }
+  }
+
+  private complete(line: string): [string[], string] {
+    const words = line.split(/\s+/)
+    if (words.length <= 1) {
+      const names = [...Object.keys(COMMANDS), ...Object.keys(ALIASES)].filter((c) => c.startsWith(line))
+      return [names.map((n) => `${n} `), line]
+    }
+    const command = words[0]!
+    const last = words.at(-1)!
+    if (['attach', 'get', 'start', 'stop', 'watch', 'connect'].includes(command) && words.length === 2) {
+      return [this.names.filter((n) => n.startsWith(last)), last]
+    }
+    return [[], last]
+  }
+
+  private loadHistory(): string[] {
+    if (!this.historyFile || !existsSync(this.historyFile)) return []
+    try {
+      return readFileSync(this.historyFile, 'utf8').split('\n').filter(Boolean).reverse().slice(0, 500)
+    } catch {
+      return []
+    }
+  }
+
+  private saveHistory(history: string[]): void {
+    if (!this.historyFile) return
+    try {
+      writeFileSync(this.historyFile, [...history].reverse().join('\n') + '\n')
+    } catch {
+      // No writable home: history stays in memory.
+    }
+  }
+}
+
+/** An `Error` answer from the service, printed as is. */
+class ReplyError extends Error {}
+
+function describe(error: unknown, signal: AbortSignal): string {
+  if (signal.aborted && (error as Error)?.name !== 'ReplyError') {
+    const reason = signal.reason as Error | undefined
+    if (reason?.name === 'TimeoutError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
+    return reason?.message ?? 'interrupted'
+  }
+  if (error instanceof ChannelClosedError) return 'the service went away before answering'
+  return error instanceof Error ? error.message : String(error)
+}
+
+function prettyJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2)
+  } catch {
+    return text
+  }
+}
+
+function compactJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text))
+  } catch {
+    return text
+  }
+}
