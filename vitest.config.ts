@@ -16,14 +16,18 @@ const packageDirs = ['packages', 'apps'].flatMap((group) =>
 
 export default defineConfig({
   test: {
-    projects: packageDirs.map((dir) => ({
-      extends: true,
-      test: {
-        name: dir.split('/').pop(),
-        root: dir,
-        include: ['test/**/*.test.ts'],
-      },
-    })),
+    projects: [
+      ...packageDirs.map((dir) => ({
+        extends: true,
+        test: {
+          name: dir.split('/').pop(),
+          root: dir,
+          include: ['test/**/*.test.ts'],
+        },
+      })),
+      // The workspace's own rules (test/workspace.test.ts).
+      { extends: true, test: { name: 'workspace', root, include: ['test/**/*.test.ts'] } },
+    ],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default', join(root, 'scripts/summary-reporter.ts')],

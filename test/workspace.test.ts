@@ -1,0 +1,103 @@
+/**
+ * The workspace's own rules, checked: every transport and adapter package is complete (README with
+ * an example, a compliance test, a package.json ready for changesets and npm, a changeset), and
+ * dependencies point down (apps -> adapters/transports -> core; never sideways).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+interface PackageJson {
+  name: string
+  private?: boolean
+  type?: string
+  license?: string
+  engines?: { node?: string }
+  exports?: Record<string, unknown>
+  publishConfig?: { access?: string; exports?: unknown }
+  dependencies?: Record<string, string>
+  devDependencies?: Record<string, string>
+  peerDependencies?: Record<string, string>
+}
+
+function workspacePackages(group: string): { dir: string; folder: string; pkg: PackageJson }[] {
+  const base = join(root, group)
+  if (!existsSync(base)) return []
+  return readdirSync(base, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(base, entry.name, 'package.json')))
+    .map((entry) => ({
+      dir: join(base, entry.name),
+      folder: entry.name,
+      pkg: JSON.parse(readFileSync(join(base, entry.name, 'package.json'), 'utf8')) as PackageJson,
+    }))
+}
+
+const packages = workspacePackages('packages')
+const plugins = packages.filter(
+  ({ folder }) => /^(transport|adapter)-/.test(folder) && !folder.endsWith('-compliance'),
+)
+const changesets = existsSync(join(root, '.changeset'))
+  ? readdirSync(join(root, '.changeset'))
+      .filter((file) => file.endsWith('.md') && file !== 'README.md')
+      .map((file) => readFileSync(join(root, '.changeset', file), 'utf8'))
+      .join('\n')
+  : ''
+
+describe('workspace rules', () => {
+  it('finds the packages it checks', () => {
+    expect(packages.map((p) => p.folder)).toContain('core')
+  })
+
+  describe.each(packages.map((p) => ({ ...p, label: p.folder })))(
+    'package $label',
+    ({ dir, folder, pkg }) => {
+      it('is named after its folder in the @libswarm scope', () => {
+        expect(pkg.name).toBe(`@libswarm/${folder}`)
+      })
+
+      it('is changeset- and npm-ready (module, engines, license, exports, public access)', () => {
+        expect(pkg.type).toBe('module')
+        expect(pkg.engines?.node).toBeTruthy()
+        expect(pkg.license).toBeTruthy()
+        expect(pkg.exports?.['.']).toBeTruthy()
+        expect(pkg.private).not.toBe(true)
+        expect(pkg.publishConfig?.access).toBe('public')
+      })
+
+      it('has a README with a runnable example', () => {
+        const readme = join(dir, 'README.md')
+        expect(existsSync(readme), `${folder}/README.md is missing`).toBe(true)
+        expect(readFileSync(readme, 'utf8')).toMatch(/```(ts|typescript|js|sh)/)
+      })
+
+      it('has a changeset', () => {
+        expect(changesets, `no .changeset/*.md mentions ${pkg.name}`).toContain(`"${pkg.name}"`)
+      })
+
+      it('depends only downward on workspace packages', () => {
+        const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies }).filter((d) =>
+          d.startsWith('@libswarm/'),
+        )
+        if (folder === 'core') expect(deps).toEqual([])
+        if (folder.startsWith('transport-') && !folder.endsWith('-compliance')) {
+          expect(deps.filter((d) => d !== '@libswarm/core')).toEqual([])
+        }
+        if (folder.startsWith('adapter-') && !folder.endsWith('-compliance')) {
+          expect(deps.filter((d) => d !== '@libswarm/core')).toEqual([])
+        }
+      })
+    },
+  )
+
+  describe.each(plugins.map((p) => ({ ...p, label: p.folder })))('plugin $label', ({ dir, folder }) => {
+    it('runs the shared compliance suite', () => {
+      const file = join(dir, 'test', 'compliance.test.ts')
+      expect(existsSync(file), `${folder}/test/compliance.test.ts is missing`).toBe(true)
+      const kind = folder.startsWith('transport-') ? 'transport' : 'adapter'
+      expect(readFileSync(file, 'utf8')).toContain(`@libswarm/${kind}-compliance`)
+    })
+  })
+})
