@@ -1,0 +1,359 @@
+/**
+ * `dockerclient` as services: the engine (Ls, Attach, Spawn, Get, Watch) and one service per
+ * container (Get, Start, Stop, Log, Watch, Connect, Set).
+ */
+import type { Duplex } from 'node:stream'
+import {
+  InvalidArgumentError,
+  type Message,
+  replyAndClose,
+  Server,
+  type Service,
+  type WatchEvent,
+} from '@libswarm/core'
+import {
+  containerName,
+  Demuxer,
+  Docker,
+  type EngineEvent,
+  engineCall,
+  LineSplitter,
+  mapEngineError,
+  parseEngineUrl,
+  parseSpawnArgs,
+  stdioDuplex,
+  toWatchEvent,
+} from './engine.ts'
+
+/** Options of {@link dockerClient}. */
+export interface DockerClientOptions {
+  /** Engine URL: `unix:///path`, `tcp://host:port`, `http(s)://host:port`. Default: DOCKER_HOST, else `unix:///var/run/docker.sock`. */
+  url?: string
+  /** Where the engine is, as dockerode takes it (overrides `url`). */
+  engine?: Docker.DockerOptions
+  /** Logs a line (reconnects of the event stream). Default: ignored. */
+  log?: (line: string) => void
+  /** Fires when the service must stop: open watches and log streams end. */
+  signal?: AbortSignal
+  /** How long to wait before reconnecting the event stream after it broke. Default: 500 ms. */
+  reconnectDelayMs?: number
+}
+
+/** Creates the `dockerclient` service for one Docker Engine. */
+export function dockerClient(options: DockerClientOptions = {}, parsed?: Docker.DockerOptions): Service {
+  const engine = new Engine(options, parsed)
+  return engine.root()
+}
+
+const ATTACH_USAGE = 'expected Attach NAME [--logs | --follow] [--tail=N]'
+const STOP_USAGE = 'expected Stop [--time=SECONDS] [--rm] [--force]'
+
+/** One engine connection and the services over it. */
+export class Engine {
+  readonly docker: Docker
+  readonly where: string
+  readonly #log: (line: string) => void
+  readonly #signal: AbortSignal | undefined
+  readonly #reconnectDelayMs: number
+
+  constructor(options: DockerClientOptions, parsed?: Docker.DockerOptions) {
+    const address = options.engine ?? parsed ?? parseEngineUrl(options.url)
+    this.docker = new Docker(address)
+    this.where = address.socketPath ?? `${address.host ?? 'localhost'}:${address.port ?? ''}`
+    this.#log = options.log ?? (() => {})
+    this.#signal = options.signal
+    this.#reconnectDelayMs = options.reconnectDelayMs ?? 500
+  }
+
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return engineCall(fn, this.where)
+  }
+
+  root(): Service {
+    return new Server({
+      onLs: async () => {
+        const list = await this.#call(() => this.docker.listContainers({ all: true }))
+        return list.map(containerName)
+      },
+      onAttach: async (args, context) => {
+        const [name, ...flags] = args
+        if (!name)
+          throw new InvalidArgumentError(
+            `[adapter-docker] Attach needs a container name or id: ${ATTACH_USAGE}`,
+          )
+        let logs = false
+        let follow = false
+        let tail: string | undefined
+        for (const flag of flags) {
+          if (flag === '--logs') logs = true
+          else if (flag === '--follow') logs = follow = true
+          else if (flag.startsWith('--tail=')) tail = flag.slice('--tail='.length)
+          else
+            throw new InvalidArgumentError(
+              `[adapter-docker] Attach: unknown flag ${JSON.stringify(flag)}: ${ATTACH_USAGE}`,
+            )
+        }
+        // Attach answers only for a container that exists (NotFound otherwise).
+        const info = await this.#call(() => this.docker.getContainer(name).inspect())
+        const instance = this.container(info.Id)
+        if (!logs) return instance
+        return {
+          instance,
+          output: this.logs(this.docker.getContainer(info.Id), follow, tail, context.signal),
+        }
+      },
+      onSpawn: async (args) => {
+        const { config, start } = parseSpawnArgs(args)
+        const { name, ...body } = config
+        // dockerode would also copy the whole body into the query string: send the name alone there.
+        const created = await this.#call(() =>
+          this.docker.createContainer({ _query: name ? { name } : {}, _body: body } as never),
+        )
+        if (start) await this.#call(() => created.start())
+        return this.container(created.id)
+      },
+      onGet: async () => {
+        const [version, info] = await Promise.all([
+          this.#call(() => this.docker.version()),
+          this.#call(() => this.docker.info()),
+        ])
+        return { engine: this.where, version, info }
+      },
+      onWatch: (_args, context) => this.events(context.signal),
+      catchAll: (message) => this.#log2(message),
+    })
+  }
+
+  async #log2(message: Message): Promise<void> {
+    if (message.verb === 'Log' || message.verb === 'Error') {
+      // A Log or Error sent to the engine: record it.
+      this.#log(`${message.verb}: ${message.args.join(' ')}`)
+      return replyAndClose(message.ret, { verb: 'Ack', args: [] })
+    }
+    return replyAndClose(message.ret, {
+      verb: 'Error',
+      args: [`not implemented: ${message.verb}`, 'NOT_IMPLEMENTED'],
+    })
+  }
+
+  /** The service for one container (by id). */
+  container(id: string): Service {
+    const container = this.docker.getContainer(id)
+    return new Server({
+      onGet: () => this.#call(() => container.inspect()),
+      onStart: async () => {
+        await this.#call(async () => {
+          try {
+            await container.start()
+          } catch (error) {
+            if ((error as { statusCode?: number }).statusCode !== 304) throw error // 304: already started
+          }
+        })
+      },
+      onStop: async (args) => {
+        let time: number | undefined
+        let remove = false
+        let force = false
+        for (const arg of args) {
+          if (arg.startsWith('--time=') || arg.startsWith('-t=')) time = Number(arg.split('=')[1])
+          else if (/^\d+$/.test(arg)) time = Number(arg)
+          else if (arg === '--rm') remove = true
+          else if (arg === '--force' || arg === '-f') force = true
+          else
+            throw new InvalidArgumentError(
+              `[adapter-docker] Stop: unknown argument ${JSON.stringify(arg)}: ${STOP_USAGE}`,
+            )
+        }
+        if (time !== undefined && !(time >= 0)) {
+          throw new InvalidArgumentError(
+            `[adapter-docker] Stop: --time must be a number of seconds: ${STOP_USAGE}`,
+          )
+        }
+        if (remove) {
+          await this.#call(() => container.remove({ force }))
+          return
+        }
+        await this.#call(async () => {
+          try {
+            await container.stop(time === undefined ? {} : { t: time })
+          } catch (error) {
+            if ((error as { statusCode?: number }).statusCode !== 304) throw error // 304: already stopped
+          }
+        })
+      },
+      onSet: async (args) => {
+        for (const arg of args) {
+          const eq = arg.indexOf('=')
+          if (arg.trimStart().startsWith('{')) {
+            let update: unknown
+            try {
+              update = JSON.parse(arg)
+            } catch (error) {
+              throw new InvalidArgumentError(
+                `[adapter-docker] Set: not valid JSON (${(error as Error).message})`,
+              )
+            }
+            await this.#call(() => container.update(update as object))
+          } else if (eq > 0 && arg.slice(0, eq) === 'name') {
+            await this.#call(() => container.rename({ name: arg.slice(eq + 1) }))
+          } else {
+            throw new InvalidArgumentError(
+              `[adapter-docker] Set: cannot apply ${JSON.stringify(arg)}: expected name=NEWNAME or a JSON update body such as '{"Memory": 67108864}'`,
+            )
+          }
+        }
+      },
+      onWatch: async (_args, context) => {
+        const info = await this.#call(() => container.inspect())
+        return this.events(context.signal, info.Id)
+      },
+      onConnect: (args) => this.#connect(container, args),
+    })
+  }
+
+  async #connect(container: Docker.Container, args: string[]): Promise<Duplex> {
+    const info = await this.#call(() => container.inspect())
+    const tty = info.Config?.Tty === true
+    if (args[0] === 'exec') {
+      const cmd = args.slice(1)
+      if (cmd.length === 0)
+        throw new InvalidArgumentError(
+          '[adapter-docker] Connect exec needs a command: Connect exec CMD [ARGS...]',
+        )
+      const exec = await this.#call(() =>
+        container.exec({ Cmd: cmd, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false }),
+      )
+      const stream = await this.#call(() => exec.start({ hijack: true, stdin: true }))
+      return stdioDuplex(stream as never, false)
+    }
+    if (args.length > 0) {
+      throw new InvalidArgumentError(
+        `[adapter-docker] Connect: unknown arguments ${JSON.stringify(args)}: expected Connect (the container's stdio) or Connect exec CMD [ARGS...]`,
+      )
+    }
+    const stream = await this.#call(() =>
+      container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+    )
+    return stdioDuplex(stream as never, tty)
+  }
+
+  /**
+   * The container's output as `Log` messages (args = lines): what it printed so far, then (with
+   * `follow`) what it prints until it exits or `signal` fires.
+   */
+  async *logs(
+    container: Docker.Container,
+    follow: boolean,
+    tail: string | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<Message> {
+    const info = await this.#call(() => container.inspect())
+    const tty = info.Config?.Tty === true
+    const options = {
+      stdout: true,
+      stderr: true,
+      ...(tail && tail !== 'all' ? { tail: Number(tail) } : {}),
+    }
+    const stream: NodeJS.ReadableStream | Buffer = follow
+      ? await this.#call(() => container.logs({ ...options, follow: true }))
+      : await this.#call(() => container.logs({ ...options, follow: false }))
+    const splitter = new LineSplitter()
+    const demuxer = new Demuxer()
+    const linesOf = (chunk: Buffer): string[] => {
+      if (tty) return splitter.push(chunk.toString('utf8'))
+      return demuxer.push(chunk).flatMap((frame) => splitter.push(frame.data.toString('utf8')))
+    }
+    if (Buffer.isBuffer(stream)) {
+      const lines = [...linesOf(stream), ...splitter.flush()]
+      if (lines.length > 0) yield { verb: 'Log', args: lines }
+      return
+    }
+    const readable = stream as NodeJS.ReadableStream & { destroy(): void }
+    const stop = this.#signal ? AbortSignal.any([signal, this.#signal]) : signal
+    const onAbort = () => readable.destroy()
+    stop.addEventListener('abort', onAbort, { once: true })
+    try {
+      for await (const chunk of readable as AsyncIterable<Buffer>) {
+        const lines = linesOf(chunk)
+        if (lines.length > 0) yield { verb: 'Log', args: lines }
+      }
+    } catch (error) {
+      if (!stop.aborted) throw mapEngineError(error, this.where)
+    } finally {
+      stop.removeEventListener('abort', onAbort)
+      readable.destroy()
+    }
+    const rest = splitter.flush()
+    if (rest.length > 0) yield { verb: 'Log', args: rest }
+  }
+
+  /**
+   * The engine's container events as WatchEvents (only those of container `id` when given), until
+   * `signal` fires. When the stream breaks (dockerd restarted), it reconnects and carries on from the
+   * last event it saw.
+   */
+  async *events(signal: AbortSignal, id?: string): AsyncGenerator<WatchEvent> {
+    const stop = this.#signal ? AbortSignal.any([signal, this.#signal]) : signal
+    let since: number | undefined
+    let first = true
+    while (!stop.aborted) {
+      let stream: NodeJS.ReadableStream & { destroy(): void }
+      try {
+        const filters: Record<string, string[]> = { type: ['container'] }
+        if (id) filters.container = [id]
+        stream = (await this.docker.getEvents({
+          filters: JSON.stringify(filters),
+          ...(since === undefined ? {} : { since }),
+        } as never)) as never
+      } catch (error) {
+        const mapped = mapEngineError(error, this.where)
+        if (first) throw mapped
+        this.#log(`[adapter-docker] event stream: ${mapped.message}; retrying`)
+        await delay(this.#reconnectDelayMs, stop)
+        continue
+      }
+      if (!first) this.#log('[adapter-docker] event stream reconnected')
+      first = false
+      const onAbort = () => stream.destroy()
+      stop.addEventListener('abort', onAbort, { once: true })
+      const splitter = new LineSplitter()
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          for (const line of splitter.push(chunk.toString('utf8'))) {
+            if (!line.trim()) continue
+            let event: EngineEvent
+            try {
+              event = JSON.parse(line) as EngineEvent
+            } catch {
+              continue
+            }
+            if (event.time !== undefined)
+              since = event.timeNano ? event.timeNano / 1e9 + 1e-9 : event.time + 1
+            const watch = toWatchEvent(event)
+            if (watch) yield watch
+          }
+        }
+      } catch {
+        // Broken stream: reconnect below.
+      } finally {
+        stop.removeEventListener('abort', onAbort)
+      }
+      if (stop.aborted) return
+      this.#log('[adapter-docker] event stream ended; reconnecting')
+      await delay(this.#reconnectDelayMs, stop)
+    }
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
