@@ -171,8 +171,11 @@ export class NotImplementedError extends LibswarmError {
 /** A remote service answered with an `Error` message; `message` is its text, unchanged. */
 export class RemoteError extends LibswarmError {
   static readonly code = 'REMOTE'
-  constructor(message: string, options?: LibswarmErrorOptions) {
+  /** The code the remote side sent with its `Error` (args[1]), if any and not one of ours. */
+  readonly remoteCode: string | undefined
+  constructor(message: string, options?: LibswarmErrorOptions & { remoteCode?: string }) {
     super(RemoteError.code, message, options)
+    this.remoteCode = options?.remoteCode
   }
 }
 

@@ -4,8 +4,9 @@
  * remote service is just a `Sender<Message>` on a session, and everything here works across any
  * transport. `docs/VERBS.md` is the exact contract of each verb.
  */
-import type { Receiver, Sender } from '../channel.ts'
+import type { OperationOptions, Receiver, Sender } from '../channel.ts'
 import type { Attachment, ByteStream } from '../streams.ts'
+import type { PeerInfo } from '../transport.ts'
 
 /** The verbs, in alphabetical order. */
 export const VERBS = [
@@ -112,4 +113,46 @@ export interface WatchEvent {
 export interface Attached<C> {
   instance: C
   output: Receiver<Message>
+}
+
+/**
+ * Options a service's `send` accepts. A session that delivers a message from a remote peer passes
+ * `peer`, so handlers can see who called ({@link CallContext.peer}).
+ */
+export interface ServiceSendOptions extends OperationOptions {
+  /** Who sent the message, when it came over a session. */
+  peer?: PeerInfo
+}
+
+/** What every handler of a {@link Server} (and of `handler()`, `filter()`) receives besides the args. */
+export interface CallContext {
+  /** The message being handled, unchanged (`ret` and `att` included). */
+  readonly message: Message
+  /** `message.verb`. */
+  readonly verb: Verb
+  /** `message.args`. */
+  readonly args: string[]
+  /** `message.att`: a File's content, a Connect request's stream. */
+  readonly att: ByteStream | Attachment | undefined
+  /**
+   * Fires when the caller stopped waiting (it closed or cancelled the return channel, e.g. a
+   * watcher that went away) or the service was closed. Long work and streams must honour it.
+   */
+  readonly signal: AbortSignal
+  /** Who sent the message, when it came over a session and the session said so. */
+  readonly peer: PeerInfo | undefined
+}
+
+/** Options shared by the services core builds (Server, Tree, Task, handler, filter). */
+export interface ServiceOptions {
+  /**
+   * How many messages are handled at once. While that many calls are in flight, `send` waits
+   * (backpressure reaches the caller). Default: 64.
+   */
+  maxConcurrency?: number
+  /**
+   * Called with a failure that could not be answered because the message had no `ret`.
+   * Default: ignored.
+   */
+  onUnansweredError?: (error: unknown, message: Message) => void
 }
