@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { InvalidArgumentError } from '@libswarm/core'
+import { InvalidArgumentError, parseSpec } from '@libswarm/core'
 import { errorMessage, packageHint } from './adapters.ts'
 import { HELP, parseOptions, UsageError } from './args.ts'
 import { type Catalog, formatListing, loadCatalog } from './catalog.ts'
@@ -13,7 +13,6 @@ import { Logger } from './log.ts'
 import { type Running, StageError, startPipeline } from './pipeline.ts'
 import { Progress } from './progress.ts'
 import { createRemoteBackend } from './remote.ts'
-import { splitWords } from './words.ts'
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const
@@ -132,7 +131,7 @@ async function run(
 
     let running: Running
     try {
-      running = await startPipeline({ specs, catalog, logger, progress, signal: shutdown.signal })
+      running = await startPipeline({ specs, catalog, logger, progress, interrupt: shutdown.signal })
     } catch (error) {
       return reportStageError(error, logger)
     }
@@ -146,6 +145,9 @@ async function run(
         )
       }
       for (const listener of listeners) logger.info(`serving the pipeline on ${listener.url}`)
+      // Signal listeners do not keep Node's event loop alive; this does, until swarmd stops.
+      const keepAlive = setInterval(() => {}, 1 << 30)
+      shutdown.signal.addEventListener('abort', () => clearInterval(keepAlive), { once: true })
       void cli.run().catch((error) => {
         logger.error(`cli: ${errorMessage(error)}`)
         shutdown.abort()
@@ -178,9 +180,9 @@ function checkSpecs(stages: readonly string[], catalog: Catalog): string[][] {
   return stages.map((stage) => {
     let words: string[]
     try {
-      words = splitWords(stage)
+      words = parseSpec(stage)
     } catch (error) {
-      throw new UsageError(`cannot read the stage spec "${stage}": ${errorMessage(error)}`)
+      throw new UsageError(errorMessage(error))
     }
     const name = words[0]
     if (name === undefined) throw new UsageError('a stage spec is empty')
@@ -215,9 +217,11 @@ function reportStageError(error: unknown, logger: Logger): number {
     const invalid =
       error.cause instanceof InvalidArgumentError ||
       (error.cause as { code?: unknown } | undefined)?.code === InvalidArgumentError.code
-    logger.stage(error.stage, errorMessage(error.cause), 'error')
+    const text = errorMessage(error.cause)
+    logger.stage(error.stage, text, 'error')
     if (invalid) {
-      logger.stage(error.stage, `usage: ${error.usage}`, 'error')
+      if (error.usage && !text.includes(error.usage))
+        logger.stage(error.stage, `usage: ${error.usage}`, 'error')
       return EXIT.usage
     }
     return EXIT.failure

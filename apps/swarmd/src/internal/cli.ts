@@ -6,15 +6,14 @@ import { Duplex, type Readable, type Writable } from 'node:stream'
 import {
   type Backend,
   ChannelClosedError,
+  Client,
   InvalidArgumentError,
-  isReceiver,
-  isSender,
   type Message,
+  parseSpec,
   pipe,
-  type Receiver,
+  replyError,
   type Service,
 } from '@libswarm/core'
-import { splitWords } from './words.ts'
 
 /** The commands the prompt understands, with their usage and what they do. */
 export const COMMANDS: Record<string, { usage: string; help: string }> = {
@@ -85,9 +84,9 @@ export function createCliBackend(options: CliOptions): CliBackend {
       void (async () => {
         for await (const message of incoming) {
           try {
-            await context.out.send(message, { signal: context.signal })
-          } catch {
-            return
+            await context.out.send(message)
+          } catch (error) {
+            await replyError(message.ret, error)
           }
         }
       })()
@@ -112,7 +111,7 @@ class Prompt {
   private readonly rl: Interface
   private readonly tty: boolean
   /** The services `attach` walked into, from the top. */
-  private readonly path: { name: string; service: Service }[] = []
+  private readonly path: { name: string; client: Client }[] = []
   /** Names from the last `ls`, for tab completion. */
   private names: string[] = []
   /** Aborts the command in progress (Ctrl-C on a terminal). */
@@ -126,11 +125,14 @@ class Prompt {
   private stopping = false
   private readonly historyFile: string
 
+  private readonly root: Client
+
   constructor(
-    private readonly root: Service,
+    root: Service,
     private readonly signal: AbortSignal,
     private readonly options: CliOptions,
   ) {
+    this.root = new Client(root, { timeout: REQUEST_TIMEOUT_MS })
     this.tty = options.input.isTTY === true && options.output.isTTY === true
     this.historyFile = options.historyFile ?? join(homedir(), '.swarmd_history')
     this.rl = createInterface({
@@ -203,8 +205,8 @@ class Prompt {
     if (!this.stopping && !this.signal.aborted) this.options.onEnd()
   }
 
-  private get target(): Service {
-    return this.path.at(-1)?.service ?? this.root
+  private get target(): Client {
+    return this.path.at(-1)?.client ?? this.root
   }
 
   private setPrompt(): void {
@@ -233,7 +235,7 @@ class Prompt {
     }
     let words: string[]
     try {
-      words = splitWords(line)
+      words = parseSpec(line)
     } catch (error) {
       this.printError(`cannot read that line: ${(error as Error).message}`)
       return
@@ -262,6 +264,7 @@ class Prompt {
     const usage = () => {
       throw new InvalidArgumentError(`usage: ${COMMANDS[name]!.usage}`)
     }
+    const call = { signal, timeout: REQUEST_TIMEOUT_MS }
     switch (name) {
       case 'help': {
         const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length))
@@ -273,87 +276,65 @@ class Prompt {
         return
       case 'ls': {
         if (args.length > 0) usage()
-        const names: string[] = []
-        await this.request(this.target, 'Ls', [], signal, (reply) => {
-          if (reply.verb === 'Set' || reply.verb === 'Ack') names.push(...reply.args)
-          else return false
-        })
-        this.names = names
-        this.print(names.length === 0 ? '(no children)' : names.join('\n'))
+        this.names = await this.target.ls(call)
+        this.print(this.names.length === 0 ? '(no children)' : this.names.join('\n'))
         return
       }
       case 'attach': {
         if (args.length !== 1) usage()
-        if (args[0] === '..' || args[0] === '/') {
-          if (args[0] === '/') this.path.length = 0
-          else this.path.pop()
-        } else {
-          const child = await this.attach(args[0]!, signal)
-          this.path.push({ name: args[0]!, service: child })
-        }
+        if (args[0] === '..') this.path.pop()
+        else if (args[0] === '/') this.path.length = 0
+        else this.path.push({ name: args[0]!, client: await this.child(args[0]!, signal) })
         this.setPrompt()
         this.print(`now at ${this.path.length === 0 ? 'the top' : this.path.map((p) => p.name).join('/')}`)
         return
       }
       case 'get': {
         if (args.length > 1) usage()
-        const service = args[0] === undefined ? this.target : await this.attach(args[0], signal)
-        await this.request(service, 'Get', [], signal, (reply) => {
-          if (reply.verb !== 'Set' && reply.verb !== 'Ack') return false
-          for (const arg of reply.args) this.print(prettyJson(arg))
-        })
+        const client = args[0] === undefined ? this.target : await this.child(args[0], signal)
+        this.print(JSON.stringify(await client.get([], call), null, 2))
         return
       }
       case 'spawn': {
         if (args.length === 0) usage()
-        await this.request(this.target, 'Spawn', args, signal, (reply) => {
-          if (reply.verb !== 'Ack' && reply.verb !== 'Set') return false
-          this.print(reply.args.length > 0 ? `spawned ${reply.args.join(' ')}` : 'spawned')
-        })
+        await this.target.spawn(args, call)
+        this.print(`spawned ${args.join(' ')}`)
         return
       }
       case 'start':
       case 'stop': {
         if (args.length > 1) usage()
-        const service = args[0] === undefined ? this.target : await this.attach(args[0], signal)
-        const verb = name === 'start' ? 'Start' : 'Stop'
-        await this.request(service, verb, [], signal, (reply) => {
-          if (reply.verb !== 'Ack') return false
-          this.print(`${name === 'start' ? 'started' : 'stopped'}${args[0] ? ` ${args[0]}` : ''}`)
-        })
+        const client = args[0] === undefined ? this.target : await this.child(args[0], signal)
+        if (name === 'start') await client.start([], call)
+        else await client.stop([], call)
+        this.print(`${name === 'start' ? 'started' : 'stopped'}${args[0] ? ` ${args[0]}` : ''}`)
         return
       }
       case 'watch': {
         if (args.length > 1) usage()
-        const service = args[0] === undefined ? this.target : await this.attach(args[0], signal)
+        const client = args[0] === undefined ? this.target : await this.child(args[0], signal)
         const watch = new AbortController()
         const watchSignal = AbortSignal.any([watch.signal, this.signal])
+        const events = await client.watch([], { signal: watchSignal, timeout: REQUEST_TIMEOUT_MS })
         this.watches.add(watch)
-        const [replies, ret] = pipe<Message>()
-        await service.send({ verb: 'Watch', args: [], ret }, { signal })
-        this.print('watching; events print as they happen' + (this.tty ? ' (Ctrl-C ends it)' : ''))
-        void this.printReplies(replies, watchSignal, (reply) => {
-          if (reply.verb === 'Set') for (const arg of reply.args) this.print(`event ${compactJson(arg)}`)
-          else if (reply.verb === 'Ack') return
-          else return false
-        }).then(
-          () => this.watches.delete(watch),
-          (error) => {
-            this.watches.delete(watch)
+        this.print(`watching; events print as they happen${this.tty ? ' (Ctrl-C ends it)' : ''}`)
+        void (async () => {
+          try {
+            for await (const event of events) this.print(`event ${JSON.stringify(event)}`)
+          } catch (error) {
             if (!watchSignal.aborted) this.printError(`watch: ${describe(error, watchSignal)}`)
-          },
-        )
+          } finally {
+            this.watches.delete(watch)
+          }
+        })()
         return
       }
       case 'connect': {
         if (args.length > 1) usage()
-        const service = args[0] === undefined ? this.target : await this.attach(args[0], signal)
-        let stream: unknown
-        await this.request(service, 'Connect', [], signal, (reply) => {
-          if (reply.verb !== 'Ack') return false
-          stream = reply.att
-        })
-        if (!(stream instanceof Duplex)) throw new Error('the service answered Connect without a byte stream')
+        const client = args[0] === undefined ? this.target : await this.child(args[0], signal)
+        const stream = await client.connect([], call)
+        if (!(stream instanceof Duplex))
+          throw new Error('the service answered Connect without a two-way byte stream')
         stream.on('data', (chunk: Buffer) => this.options.output.write(chunk))
         stream.on('error', (error) => this.printError(`connection: ${error.message}`))
         stream.on('end', () => {
@@ -370,61 +351,12 @@ class Prompt {
     }
   }
 
-  /** Attach NAME on the current service: the child's service. */
-  private async attach(name: string, signal: AbortSignal): Promise<Service> {
-    let child: Service | undefined
-    await this.request(this.target, 'Attach', [name], signal, (reply) => {
-      if (reply.verb !== 'Ack') return false
-      if (isSender(reply.ret)) child = reply.ret
-      return 'stop'
-    })
-    if (!child) throw new Error(`the service answered Attach ${name} without the child`)
-    return child
-  }
-
-  /**
-   * Sends a verb with a fresh return channel and hands each reply to `onReply` until the channel
-   * ends (or `onReply` says 'stop'). An `Error` reply throws; a reply `onReply` does not expect
-   * (returns false) is printed as it is.
-   */
-  private async request(
-    service: Service,
-    verb: Message['verb'],
-    args: string[],
-    signal: AbortSignal,
-    onReply: (reply: Message) => undefined | boolean | 'stop' | void,
-  ): Promise<void> {
-    const [replies, ret] = pipe<Message>()
-    await service.send({ verb, args, ret }, { signal })
-    await this.printReplies(replies, signal, onReply)
-  }
-
-  private async printReplies(
-    replies: Receiver<Message>,
-    signal: AbortSignal,
-    onReply: (reply: Message) => undefined | boolean | 'stop' | void,
-  ): Promise<void> {
-    try {
-      for (;;) {
-        let reply: Message
-        try {
-          reply = await replies.receive({ signal })
-        } catch (error) {
-          if (error instanceof ChannelClosedError) return
-          throw error
-        }
-        if (reply.verb === 'Error') throw new ReplyError(reply.args[0] ?? 'the service answered Error')
-        if (reply.verb === 'Log') {
-          this.print(`log: ${reply.args.join(' ')}`)
-          continue
-        }
-        const handled = onReply(reply)
-        if (handled === 'stop') return
-        if (handled === false) this.print(`${reply.verb} ${reply.args.join(' ')}`.trim())
-      }
-    } finally {
-      if (isReceiver(replies)) replies.cancel()
-    }
+  /** Attach NAME on the current service: the child, as a Client. */
+  private async child(name: string, signal: AbortSignal): Promise<Client> {
+    const { instance, output } = await this.target.attach(name, { signal, timeout: REQUEST_TIMEOUT_MS })
+    // The rest of the Attach reply is the child's output; the prompt does not read it.
+    output.cancel()
+    return instance
   }
 
   private complete(line: string): [string[], string] {
@@ -460,31 +392,12 @@ class Prompt {
   }
 }
 
-/** An `Error` answer from the service, printed as is. */
-class ReplyError extends Error {}
-
 function describe(error: unknown, signal: AbortSignal): string {
-  if (signal.aborted && (error as Error)?.name !== 'ReplyError') {
+  if (signal.aborted) {
     const reason = signal.reason as Error | undefined
     if (reason?.name === 'TimeoutError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
     return reason?.message ?? 'interrupted'
   }
   if (error instanceof ChannelClosedError) return 'the service went away before answering'
   return error instanceof Error ? error.message : String(error)
-}
-
-function prettyJson(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2)
-  } catch {
-    return text
-  }
-}
-
-function compactJson(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text))
-  } catch {
-    return text
-  }
 }

@@ -1,4 +1,18 @@
-import type { Service } from '@libswarm/core'
+import {
+  type Backend,
+  BackendRegistry,
+  Client,
+  ConflictError,
+  handler,
+  type Message,
+  NotImplementedError,
+  notImplementedMessage,
+  type Pipeline,
+  pipeline,
+  replyAck,
+  type Service,
+} from '@libswarm/core'
+import { errorMessage } from './adapters.ts'
 import type { Catalog } from './catalog.ts'
 import type { Logger } from './log.ts'
 import type { Progress } from './progress.ts'
@@ -11,7 +25,7 @@ export class StageError extends Error {
     readonly usage: string,
     override readonly cause: unknown,
   ) {
-    super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    super(`${stage}: ${errorMessage(cause)}`, { cause })
   }
 }
 
@@ -19,9 +33,9 @@ export class StageError extends Error {
 export interface Running {
   /** The first stage's service: what --listen serves. */
   head: Service
-  /** Resolves with the first stage failure while running. Never rejects. */
+  /** Resolves with the first stage failure reported while running. Never rejects. */
   failed: Promise<StageError>
-  /** Stops every stage, last first. Never rejects. */
+  /** Stops every stage, last first, and closes them. Never rejects. */
   stop(): Promise<void>
 }
 
@@ -30,10 +44,105 @@ export interface PipelineOptions {
   catalog: Catalog
   logger: Logger
   progress: Progress
-  signal: AbortSignal
+  /** Cancels spawning and starting (a signal arrived). The stages' own signal fires when they are closed. */
+  interrupt: AbortSignal
+  /** Timeout of each Start and Stop, in ms. Default: 30 000. */
+  timeout?: number
 }
 
-/** Spawns every stage (last first) with core's Pipeline, starts them, and reports their logs and failures. */
-export async function startPipeline(_options: PipelineOptions): Promise<Running> {
-  throw new Error('pipelines need core Pipeline (not landed yet)')
+/**
+ * Spawns every stage with core's {@link pipeline} (last first), starts them first to last, and
+ * prints their logs. What comes out of the last stage lands in a sink: `Log` lines are printed,
+ * an `Error` report is a stage failure, anything else is answered "not implemented".
+ * Throws {@link StageError} if a stage cannot be spawned or started.
+ */
+export async function startPipeline(options: PipelineOptions): Promise<Running> {
+  const { specs, catalog, logger, progress } = options
+  const timeout = options.timeout ?? 30_000
+  // Each backend is wrapped so that its spawn shows progress and a failure names its stage.
+  let failedStage: { name: string; usage: string } | undefined
+  const wrapped: Backend[] = [...catalog.backends.values()].map(({ backend }) => ({
+    name: backend.name,
+    summary: backend.summary,
+    usage: backend.usage,
+    ...(backend.capabilities ? { capabilities: backend.capabilities } : {}),
+    spawn: (args, context) =>
+      progress.run(`spawning ${[backend.name, ...args].join(' ')}`, async () => {
+        try {
+          return await backend.spawn(args, context)
+        } catch (error) {
+          failedStage ??= { name: backend.name, usage: backend.usage }
+          throw error
+        }
+      }),
+  }))
+  const registry = new BackendRegistry(wrapped)
+  const last = specs.at(-1)![0]!
+  let reportFailure: (error: StageError) => void = () => {}
+  const failed = new Promise<StageError>((resolve) => (reportFailure = resolve))
+  const sink = handler(async (message: Message) => {
+    if (message.verb === 'Log') {
+      logger.stage(last, message.args.join(' '))
+      await replyAck(message.ret)
+    } else if (message.verb === 'Error') {
+      reportFailure(new StageError(last, '', new Error(message.args[0] ?? 'failed without a message')))
+      await replyAck(message.ret)
+    } else if (message.ret) {
+      await message.ret.send(notImplementedMessage(message.verb)).catch(() => {})
+      await message.ret.close().catch(() => {})
+    }
+  })
+
+  let chain: Pipeline
+  try {
+    chain = await pipeline(specs, {
+      registry,
+      out: sink,
+      timeout,
+      log: (stage, line) => logger.stage(stage, line),
+    })
+  } catch (error) {
+    await sink.close().catch(() => {})
+    const stage = failedStage ?? { name: specs[0]![0]!, usage: '' }
+    throw new StageError(stage.name, stage.usage, error)
+  }
+
+  // Start first to last, one stage at a time so progress and failures name the stage. Like
+  // Pipeline.start: NotImplemented (nothing to start) and Conflict (already started) are fine.
+  for (const stage of chain.stages) {
+    try {
+      await progress.run(`starting ${stage.name}`, async () => {
+        try {
+          await new Client(stage.service, { timeout }).start([], { signal: options.interrupt })
+        } catch (error) {
+          if (!(error instanceof NotImplementedError) && !(error instanceof ConflictError)) throw error
+        }
+      })
+    } catch (error) {
+      await progress.run('stopping', () => chain.close()).catch(() => {})
+      await sink.close().catch(() => {})
+      throw new StageError(stage.name, usageOf(catalog, stage.spec[0]!), error)
+    }
+  }
+
+  let stopping: Promise<void> | undefined
+  return {
+    head: chain.head,
+    failed,
+    stop() {
+      stopping ??= (async () => {
+        try {
+          await progress.run(`stopping ${chain.stages.length} stage(s), last first`, () => chain.close())
+        } catch (error) {
+          logger.warn(`stopping: ${errorMessage(error)}`)
+        }
+        await sink.close().catch(() => {})
+      })()
+      return stopping
+    },
+  }
+}
+
+function usageOf(catalog: Catalog, name: string): string {
+  return catalog.backends.get(name)?.backend.usage ?? ''
 }
