@@ -241,7 +241,8 @@ async function lookupWithResolver(name: string, server: DnsServer): Promise<SrvR
     isIP(server.host) === 6 ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`,
   ])
   try {
-    return await resolver.resolveSrv(name)
+    const records = await resolver.resolveSrv(name)
+    return records.map((r) => ({ target: r.name, port: r.port, priority: r.priority, weight: r.weight }))
   } catch (error) {
     if (
       (error as { code?: string }).code === 'ENOTFOUND' ||
