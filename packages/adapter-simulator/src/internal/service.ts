@@ -1,0 +1,179 @@
+import {
+  type Backend,
+  type BackendContext,
+  InvalidArgumentError,
+  type Message,
+  Server,
+  type Service,
+} from '@libswarm/core'
+import { type Container, type HostOptions, SimulatorHost } from './host.ts'
+
+const USAGE = 'simulator [--log-interval MS] [NAME...]'
+
+/** Options of {@link simulator}. */
+export interface SimulatorOptions extends HostOptions {
+  /** Containers to create at once (in state `created`). Default: none. */
+  containers?: readonly string[]
+  /** Where verbs the host does not answer go (a pipeline's next stage). Default: answered "not implemented". */
+  fallback?: Service
+  /** Ends the host (stops timers, ends watchers and outputs) when it fires. */
+  signal?: AbortSignal
+}
+
+/** A running simulator: the host service and the in-memory model behind it. */
+export interface Simulator {
+  /** The host service: Ls, Attach, Spawn, Get, Watch, Start, Stop. */
+  service: Service
+  /** The model, for tests and embedding. */
+  host: SimulatorHost
+}
+
+function noArgs(verb: string, args: readonly string[], usage: string): void {
+  if (args.length > 0) {
+    throw new InvalidArgumentError(
+      `[adapter-simulator] ${verb} takes no arguments here, got ${JSON.stringify(args)}; usage: ${usage}`,
+    )
+  }
+}
+
+function containerService(container: Container, signal: AbortSignal | undefined): Service {
+  const server = new Server({
+    onGet: (args) => {
+      noArgs('Get', args, 'Get')
+      return container.info()
+    },
+    onStart: (args) => {
+      noArgs('Start', args, 'Start')
+      container.start()
+    },
+    onStop: (args) => {
+      noArgs('Stop', args, 'Stop')
+      container.stop()
+    },
+    onSet: (args) => container.set(args),
+    onLog: (args) => {
+      for (const line of args) container.log(line)
+    },
+    onWatch: (_args, context) => container.watchers.subscribe(context.signal),
+    onConnect: () => container.connect(),
+    onLs: () => [],
+  })
+  signal?.addEventListener('abort', () => void server.close(), { once: true })
+  return server
+}
+
+/**
+ * Creates a simulated container host. Its service answers:
+ *
+ * - `Ls`: the container names, sorted.
+ * - `Spawn [--name NAME] [IMAGE [COMMAND...]]`: creates a container (state `created`); the reply's
+ *   `ret` is the container's service.
+ * - `Attach NAME`: the container's service; the Attach channel then carries its log (the lines so
+ *   far, then each new one) as `Log` messages until the caller closes it.
+ * - `Get`: `{ containers: ContainerInfo[] }`. `Watch`: every container's events.
+ * - `Start`: nothing to do (the host is up). `Stop`: stops every running container.
+ *
+ * A container's service answers `Get` (its {@link ContainerInfo}), `Start`, `Stop`, `Set KEY=VALUE...`
+ * (labels), `Log LINE...` (appends to its log), `Watch` (its events), `Connect` (a byte stream that
+ * echoes, while it runs) and `Ls` (no children).
+ */
+export function simulator(options: SimulatorOptions = {}): Simulator {
+  const host = new SimulatorHost(options)
+  const signal = options.signal
+  const services = new WeakMap<Container, Service>()
+  const serviceOf = (container: Container): Service => {
+    let service = services.get(container)
+    if (!service) services.set(container, (service = containerService(container, signal)))
+    return service
+  }
+  for (const name of options.containers ?? []) host.create(['--name', name])
+  const service: Service = new Server(
+    {
+      onLs: () => host.names(),
+      onAttach: (args) => {
+        const [name = ''] = args
+        if (name === '' && args.length <= 1) return service
+        if (args.length > 1) {
+          throw new InvalidArgumentError(
+            `[adapter-simulator] Attach takes one container name (or none for the host itself), got ${JSON.stringify(args)}; Ls lists them`,
+          )
+        }
+        const container = host.get(name)
+        const history = container.history.map((line): Message => ({ verb: 'Log', args: [line] }))
+        return { instance: serviceOf(container), output: container.outputs.subscribe(history) }
+      },
+      onSpawn: (args) => serviceOf(host.create(args)),
+      onGet: (args) => {
+        noArgs('Get', args, 'Get')
+        return { containers: host.names().map((name) => host.get(name).info()) }
+      },
+      onWatch: (_args, context) => host.watchers.subscribe(context.signal),
+      onStart: (args) => noArgs('Start', args, 'Start'),
+      onStop: (args) => {
+        noArgs('Stop', args, 'Stop')
+        for (const container of host.containers.values()) container.stop()
+      },
+    },
+    { fallback: options.fallback },
+  )
+  signal?.addEventListener(
+    'abort',
+    () => {
+      host.dispose()
+      void service.close()
+    },
+    { once: true },
+  )
+  return { service, host }
+}
+
+/** Parses `[--log-interval MS] [NAME...]`. */
+export function parseSimulatorArgs(args: readonly string[]): { logInterval?: number; containers: string[] } {
+  const containers: string[] = []
+  let logInterval: number | undefined
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--log-interval' || arg.startsWith('--log-interval=')) {
+      const value = arg === '--log-interval' ? args[++i] : arg.slice('--log-interval='.length)
+      const ms = Number(value)
+      if (value === undefined || value === '' || !Number.isFinite(ms) || ms <= 0) {
+        throw new InvalidArgumentError(
+          `[adapter-simulator] --log-interval needs a positive number of milliseconds, got ${JSON.stringify(value ?? null)}; usage: ${USAGE}`,
+        )
+      }
+      logInterval = ms
+    } else if (arg.startsWith('-')) {
+      throw new InvalidArgumentError(
+        `[adapter-simulator] unknown option ${JSON.stringify(arg)}; usage: ${USAGE}`,
+      )
+    } else {
+      containers.push(arg)
+    }
+  }
+  return { logInterval, containers }
+}
+
+/** The `simulator` backend: a fake container host kept in memory (the swarmd demo target). */
+export const backend: Backend = {
+  name: 'simulator',
+  summary: 'a fake container host kept in memory: spawn, start, stop, inspect, watch, logs, echoing stdio',
+  usage: USAGE,
+  capabilities: {
+    verbs: ['Attach', 'Get', 'Ls', 'Spawn', 'Start', 'Stop', 'Watch'],
+    watch: true,
+    connect: true,
+    spawn: true,
+    startStop: true,
+  },
+  spawn(args: string[], context: BackendContext): Service {
+    const { logInterval, containers } = parseSimulatorArgs(args)
+    const { service, host } = simulator({
+      logInterval,
+      containers,
+      fallback: context.out,
+      signal: context.signal,
+    })
+    host.onEvent = (event) => context.log(`${event.name}: ${event.type}`)
+    return service
+  },
+}
