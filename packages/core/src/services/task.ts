@@ -37,7 +37,8 @@ export interface TaskOptions extends ServiceOptions {
  *
  * - `Start ARGS` runs `run({ input, out, args, signal })` in the background and answers Ack; a second
  *   Start (running or finished) answers ConflictError.
- * - `Stop` fires the signal, waits for `run` to return, and answers Ack (also when not running).
+ * - `Stop` fires the signal, closes `input` (a `for await` over it ends), waits for `run` to return,
+ *   and answers Ack (also when not running).
  * - `Get` answers `{ name, state, startedAt?, endedAt?, error? }`; `Watch` streams `start`, `stop`,
  *   `done` and `fail` events.
  * - Any other message goes to `input` while the task runs; otherwise it answers UnavailableError.
@@ -152,6 +153,7 @@ export class Task extends Server {
     if (this.#state === 'running') {
       this.#state = 'stopping'
       this.#controller?.abort(new ChannelClosedError(`${this.#name} was stopped`))
+      await this.#input?.close()
     }
     await this.#done
   }
