@@ -8,6 +8,9 @@ describe('swarmd without a pipeline', () => {
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/^\s+cli\s+an interactive prompt/m)
     expect(result.stdout).toMatch(/usage: remote URL/)
+    // The workspace root installs the demo's adapters.
+    expect(result.stdout).toMatch(/^\s+debug\s+\S/m)
+    expect(result.stdout).toMatch(/^\s+simulator\s+\S/m)
   })
 
   it('prints help and version', async () => {

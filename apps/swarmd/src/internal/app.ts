@@ -89,7 +89,7 @@ async function run(
   const cli = createCliBackend({
     input: io.stdin,
     output: io.stdout,
-    errorOutput: io.stderr,
+    printError: (text) => logger.stage('cli', text, 'error'),
     onEnd: () => {
       cliEnded = true
       shutdown.abort()

@@ -47,7 +47,8 @@ const REQUEST_TIMEOUT_MS = 30_000
 export interface CliOptions {
   input: Readable & { isTTY?: boolean }
   output: Writable & { isTTY?: boolean }
-  errorOutput: Writable
+  /** Prints an error line (swarmd's logger: `[cli] error: ...`, or JSON). */
+  printError: (text: string) => void
   /** Called once when the prompt ends (quit, or end of input): swarmd stops the pipeline, exit 0. */
   onEnd: () => void
   /** Called on Ctrl-C at the prompt when nothing is running: swarmd treats it as SIGINT. */
@@ -218,7 +219,7 @@ class Prompt {
   }
 
   private printError(text: string): void {
-    this.options.errorOutput.write(`error: ${text}\n`)
+    this.options.printError(text)
   }
 
   /** Handles one line. Any failure becomes a printed message. */
