@@ -20,20 +20,30 @@ export function handler(
   return new Dispatcher(fn, options)
 }
 
+class NotImplementedService {
+  readonly closed: Promise<void> = new Promise<void>(() => {})
+
+  async send(message: Message): Promise<void> {
+    const ret = message?.ret
+    if (ret && typeof ret.send === 'function') await replyAndClose(ret, notImplementedMessage(message.verb))
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve()
+  }
+
+  abort(): void {}
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return Promise.resolve()
+  }
+}
+Object.defineProperty(NotImplementedService.prototype, SENDER, { value: true })
+
 /**
  * The service that implements nothing: every message with a `ret` gets
  * `Error ["not implemented: <Verb>", "NOT_IMPLEMENTED"]`; messages without one are dropped. It is
  * shared and stateless: `close()` and `abort()` do nothing. The last stage of a pipeline has it as
  * its `out`.
  */
-export const notImplemented: Service = Object.freeze({
-  [SENDER]: true as const,
-  async send(message: Message): Promise<void> {
-    const ret = message?.ret
-    if (ret && typeof ret.send === 'function') await replyAndClose(ret, notImplementedMessage(message.verb))
-  },
-  close: (): Promise<void> => Promise.resolve(),
-  abort: (): void => {},
-  closed: new Promise<void>(() => {}),
-  [Symbol.asyncDispose]: (): Promise<void> => Promise.resolve(),
-})
+export const notImplemented: Service = Object.freeze(new NotImplementedService()) as unknown as Service
