@@ -1,0 +1,141 @@
+/**
+ * Session-level dialling and listening by URL: picks the transport by scheme, runs the handshake,
+ * and hands back Sessions. `memory://` is always available and needs no transport.
+ */
+import type { OperationOptions } from '../channel.ts'
+import { ChannelClosedError, InvalidArgumentError } from '../errors.ts'
+import { pipe } from '../pipe.ts'
+import type { DialOptions, ListenOptions, Transport } from '../transport.ts'
+import { dialMemory, registerMemoryEndpoint } from './memory.ts'
+import { createSession } from './session.ts'
+import type { Session, SessionOptions } from './types.ts'
+
+/** Options of {@link connect}. */
+export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
+  /** Transports to choose from by URL scheme. `memory://` needs none. Default: []. */
+  transports?: readonly Transport[]
+  /** Passed to the transport's `dial` (TLS material, headers, ...). */
+  dialOptions?: Omit<DialOptions, 'signal'>
+}
+
+/** Options of {@link listen}. */
+export interface ListenSessionsOptions extends Omit<SessionOptions, 'role'> {
+  /** Transports to choose from by URL scheme. `memory://` needs none. Default: []. */
+  transports?: readonly Transport[]
+  /** Passed to the transport's `listen` (certificates, authenticate, ...). */
+  listenOptions?: Omit<ListenOptions, 'signal'>
+  /** Called when an incoming link fails its handshake (the listener carries on). Default: ignore. */
+  onError?: (error: Error) => void
+  /** How many ready sessions may wait for `accept` before handshakes wait. Default: 128. */
+  backlog?: number
+}
+
+/** A listening endpoint: an async iterable of incoming Sessions. */
+export interface SessionListener extends AsyncIterable<Session> {
+  /** The URL it listens on (with the real port when `:0` was asked for). */
+  readonly url: URL
+  /** The next session. Rejects with ChannelClosedError once the listener is closed. */
+  accept(options?: OperationOptions): Promise<Session>
+  /** Stops accepting. Sessions already accepted stay open. */
+  close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+function toUrl(url: string | URL): URL {
+  if (url instanceof URL) return url
+  try {
+    return new URL(url)
+  } catch {
+    throw new InvalidArgumentError(
+      `not a URL: "${url}" (expected e.g. tcp://127.0.0.1:4000 or memory://name)`,
+    )
+  }
+}
+
+function pick(url: URL, transports: readonly Transport[] = []): Transport {
+  const scheme = url.protocol.slice(0, -1)
+  const transport = transports.find((t) => t.schemes.includes(scheme))
+  if (!transport) {
+    const known = ['memory', ...transports.flatMap((t) => t.schemes)]
+    throw new InvalidArgumentError(
+      `no transport for "${scheme}://" URLs (have: ${known.join(', ')}); pass one in options.transports, e.g. tcp() from @libswarm/transport-tcp`,
+    )
+  }
+  return transport
+}
+
+/**
+ * Dials `url` and runs a client session over it.
+ *
+ * @example
+ * const session = await connect('tcp://127.0.0.1:4000', { transports: [tcp()] })
+ * const tx = session.open<string>()
+ */
+export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Session> {
+  const target = toUrl(url)
+  if (target.protocol === 'memory:') return dialMemory(target)
+  const transport = pick(target, options.transports)
+  const link = await transport.dial(target, { ...options.dialOptions, signal: options.signal })
+  return createSession(link, { ...options, role: 'client' })
+}
+
+/**
+ * Listens on `url`; each incoming connection that completes the handshake becomes a Session.
+ *
+ * @example
+ * const listener = await listen('memory://svc')
+ * for await (const session of listener) serve(session)
+ */
+export async function listen(
+  url: string | URL,
+  options: ListenSessionsOptions = {},
+): Promise<SessionListener> {
+  const target = toUrl(url)
+  const [sessions, deliver] = pipe<Session>({ highWaterMark: options.backlog ?? 128 })
+  const onError = options.onError ?? (() => {})
+  let close: () => Promise<void>
+  let listenUrl = target
+  if (target.protocol === 'memory:') {
+    const unregister = registerMemoryEndpoint(target, { deliver: (session) => deliver.send(session) })
+    close = async () => {
+      unregister()
+      await deliver.close()
+    }
+  } else {
+    const transport = pick(target, options.transports)
+    const links = await transport.listen(target, { ...options.listenOptions, signal: options.signal })
+    listenUrl = links.url
+    const sessionOptions: SessionOptions = { ...options, role: 'server' }
+    const loop = (async () => {
+      try {
+        for await (const link of links) {
+          createSession(link, sessionOptions).then(
+            (session) =>
+              deliver.send(session).catch(() => {
+                session.abort('the listener was closed')
+              }),
+            (error: Error) => onError(error),
+          )
+        }
+      } catch (error) {
+        onError(error as Error)
+      }
+    })()
+    close = async () => {
+      await links.close()
+      await loop
+      await deliver.close()
+    }
+  }
+  let closing: Promise<void> | undefined
+  const listener: SessionListener = {
+    url: listenUrl,
+    accept: (opts) => sessions.receive(opts),
+    close: () => (closing ??= close()),
+    [Symbol.asyncDispose]: () => listener.close(),
+    [Symbol.asyncIterator]: () => sessions[Symbol.asyncIterator](),
+  }
+  options.signal?.addEventListener('abort', () => void listener.close(), { once: true })
+  void ChannelClosedError
+  return listener
+}

@@ -1,0 +1,140 @@
+/**
+ * The in-memory transport, `memory://name`: two sessions in one process whose channels are plain
+ * {@link pipe}s, so messages (and the channel ends and streams inside them) pass by reference with
+ * no encoding at all.
+ */
+import type { OperationOptions, Receiver, Sender } from '../channel.ts'
+import { ChannelClosedError, InvalidArgumentError, SessionClosedError, UnavailableError } from '../errors.ts'
+import { pipe } from '../pipe.ts'
+import type { PeerInfo } from '../transport.ts'
+import type { Session } from './types.ts'
+
+/** Shared by the two ends of one in-memory session. */
+class MemoryLink {
+  readonly senders = new Set<Sender<unknown>>()
+  readonly receivers = new Set<Receiver<unknown>>()
+  ended = false
+
+  kill(reason: unknown): void {
+    this.ended = true
+    for (const sender of this.senders) sender.abort(reason)
+    for (const receiver of this.receivers) receiver.cancel(reason)
+  }
+}
+
+class MemorySession implements Session {
+  readonly codec = 'memory'
+  other!: MemorySession
+  private readonly incoming = pipe<Receiver<unknown>>({ highWaterMark: Number.POSITIVE_INFINITY })
+  private resolveClosed!: (error: Error | undefined) => void
+  readonly closed: Promise<Error | undefined> = new Promise((resolve) => (this.resolveClosed = resolve))
+  private done = false
+
+  constructor(
+    readonly peer: PeerInfo,
+    private readonly link: MemoryLink,
+  ) {}
+
+  open<T = unknown>(): Sender<T> {
+    if (this.done || this.link.ended)
+      throw new SessionClosedError('cannot open a channel: the session is closed')
+    const [rx, tx] = pipe<T>()
+    this.link.senders.add(tx as Sender<unknown>)
+    this.link.receivers.add(rx as Receiver<unknown>)
+    tx.closed.then(() => this.link.senders.delete(tx as Sender<unknown>))
+    void this.other.incoming[1].send(rx as Receiver<unknown>).catch(() => rx.cancel())
+    return tx
+  }
+
+  accept<T = unknown>(options?: OperationOptions): Promise<Receiver<T>> {
+    return this.incoming[0].receive(options) as Promise<Receiver<T>>
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Receiver> {
+    return this.incoming[0][Symbol.asyncIterator]()
+  }
+
+  private end(error: Error | undefined): void {
+    if (this.done) return
+    this.done = true
+    void this.other.incoming[1].close()
+    void this.incoming[1].close()
+    this.resolveClosed(error)
+  }
+
+  async close(): Promise<void> {
+    if (this.done) return
+    this.end(undefined)
+    this.other.end(undefined)
+  }
+
+  abort(reason?: unknown): void {
+    if (this.done) return
+    const error = new SessionClosedError(`the session was aborted: ${String(reason ?? 'no reason given')}`, {
+      cause: reason,
+    })
+    this.link.kill(error)
+    this.incoming[1].abort(error)
+    this.other.incoming[1].abort(error)
+    this.end(error)
+    this.other.end(error)
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+
+/** Makes two connected in-memory sessions: what one opens, the other accepts. */
+export function memorySessionPair(name = 'pair'): [Session, Session] {
+  const link = new MemoryLink()
+  const a = new MemorySession({ transport: 'memory', address: name }, link)
+  const b = new MemorySession({ transport: 'memory', address: name }, link)
+  a.other = b
+  b.other = a
+  return [a, b]
+}
+
+interface MemoryEndpoint {
+  deliver(session: Session): Promise<void>
+}
+
+const endpoints = new Map<string, MemoryEndpoint>()
+
+/** The registry key of a `memory://name` URL. */
+export function memoryName(url: URL): string {
+  if (url.protocol !== 'memory:') throw new InvalidArgumentError(`not a memory URL: ${url.href}`)
+  const name = `${url.host}${url.pathname === '/' ? '' : url.pathname}`
+  if (!name) throw new InvalidArgumentError(`memory URL needs a name: memory://NAME, got ${url.href}`)
+  return name
+}
+
+/** Registers an in-memory endpoint; returns a function that unregisters it. */
+export function registerMemoryEndpoint(url: URL, endpoint: MemoryEndpoint): () => void {
+  const name = memoryName(url)
+  if (endpoints.has(name)) {
+    throw new InvalidArgumentError(
+      `memory://${name} is already listening; close that listener or pick another name`,
+    )
+  }
+  endpoints.set(name, endpoint)
+  return () => {
+    if (endpoints.get(name) === endpoint) endpoints.delete(name)
+  }
+}
+
+/** Dials an in-memory endpoint: the client half of a new session pair. */
+export async function dialMemory(url: URL): Promise<Session> {
+  const name = memoryName(url)
+  const endpoint = endpoints.get(name)
+  if (!endpoint) throw new UnavailableError(`nothing is listening on memory://${name}`)
+  const [client, server] = memorySessionPair(name)
+  try {
+    await endpoint.deliver(server)
+  } catch (error) {
+    throw new UnavailableError(`memory://${name} stopped listening`, {
+      cause: error instanceof ChannelClosedError ? undefined : error,
+    })
+  }
+  return client
+}

@@ -1,0 +1,1854 @@
+/**
+ * The wire session: many channels and byte streams over one {@link Link}. See docs/PROTOCOL.md.
+ * No node:* imports here (this module is on the browser path); Node streams are loaded on demand.
+ */
+import type { Duplex, Readable, Writable } from 'node:stream'
+import { type OperationOptions, RECEIVER, type Receiver, SENDER, type Sender } from '../channel.ts'
+import { type Codec, type CodecInstance, type Ref, RefKind } from '../codec/codec.ts'
+import { jsonCodec } from '../codec/json.ts'
+import { msgpackCodec } from '../codec/msgpack.ts'
+import { copy } from '../copy.ts'
+import {
+  abortErrorFrom,
+  ChannelAbortedError,
+  ChannelClosedError,
+  DecodeError,
+  HandshakeError,
+  LibswarmError,
+  LimitExceededError,
+  ProtocolError,
+  SessionClosedError,
+} from '../errors.ts'
+import { receiverIterator } from '../pipe.ts'
+import {
+  AttachmentKind,
+  type FileHandleLike,
+  isFileHandle,
+  isWebReadable,
+  isWebWritable,
+  StreamFlags,
+} from '../streams.ts'
+import type { Link, PeerInfo } from '../transport.ts'
+import {
+  decodeCodeReason,
+  decodeHello,
+  ErrorCode,
+  encodeCodeReason,
+  encodeHello,
+  FRAME_HEADER_SIZE,
+  FrameType,
+  type Hello,
+  HelloStatus,
+  MAX_BYTES_FRAME,
+  OpenKind,
+  PROTOCOL_VERSION,
+  writeHeader,
+} from './frames.ts'
+import type { Session, SessionLimits, SessionOptions } from './types.ts'
+
+/** The defaults of {@link SessionLimits}. */
+export const DEFAULT_LIMITS: Readonly<Required<SessionLimits>> = Object.freeze({
+  maxMessageSize: 16 * 1024 * 1024,
+  maxStreams: 65_536,
+  maxPendingRefs: 16_384,
+  handshakeTimeout: 10_000,
+  idleTimeout: 60_000,
+  streamWindow: 256 * 1024,
+  sessionWindow: 4 * 1024 * 1024,
+  closeTimeout: 10_000,
+})
+
+type NodeStreamModule = typeof import('node:stream')
+let nodeStreamModule: Promise<NodeStreamModule | undefined> | undefined
+function loadNodeStream(): Promise<NodeStreamModule | undefined> {
+  if (!nodeStreamModule) {
+    const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string'
+    const specifier = 'node:stream'
+    nodeStreamModule = isNode
+      ? (import(/* @vite-ignore */ specifier) as Promise<NodeStreamModule>).catch(() => undefined)
+      : Promise.resolve(undefined)
+  }
+  return nodeStreamModule
+}
+
+const RESOLVED: Promise<void> = Promise.resolve()
+const EMPTY = new Uint8Array(0)
+const SLAB_SIZE = 64 * 1024
+const COPY_LIMIT = 16 * 1024
+
+const schedule: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0)
+
+function unref(timer: unknown): void {
+  ;(timer as { unref?: () => void } | undefined)?.unref?.()
+}
+
+/** A FIFO with amortised O(1) shift. */
+class Queue<T> {
+  private items: (T | undefined)[] = []
+  private head = 0
+  get length(): number {
+    return this.items.length - this.head
+  }
+  push(item: T): void {
+    this.items.push(item)
+  }
+  peek(): T | undefined {
+    return this.items[this.head]
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined
+    const item = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head === this.items.length) {
+      this.items.length = 0
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+  remove(item: T): void {
+    const index = this.items.indexOf(item, this.head)
+    if (index >= 0) this.items.splice(index, 1)
+  }
+  clear(): T[] {
+    const rest = this.items.slice(this.head) as T[]
+    this.items = []
+    this.head = 0
+    return rest
+  }
+}
+
+interface Waiter<T> {
+  resolve(value: T): void
+  reject(error: unknown): void
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
+function waitOn<T>(queue: Queue<Waiter<T>>, signal: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const waiter: Waiter<T> = { resolve, reject, signal, onAbort: undefined }
+    queue.push(waiter)
+    if (signal) {
+      waiter.onAbort = () => {
+        queue.remove(waiter)
+        reject(abortErrorFrom(signal))
+      }
+      signal.addEventListener('abort', waiter.onAbort, { once: true })
+    }
+  })
+}
+
+function settle<T>(waiter: Waiter<T>): Waiter<T> {
+  if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort)
+  return waiter
+}
+
+function describe(reason: unknown): string {
+  if (reason === undefined) return 'no reason given'
+  if (reason instanceof Error) return reason.message
+  if (typeof reason === 'string') return reason
+  try {
+    return JSON.stringify(reason) ?? String(reason)
+  } catch {
+    return String(reason)
+  }
+}
+
+/** What every stream of a session answers to. */
+interface StreamEnd {
+  readonly id: number
+  /** True when the object the application holds came from a peer's reference (it may be echoed back). */
+  readonly imported: boolean
+  readonly refKind: RefKind
+  /** The object the application sees (the Sender, Receiver, or byte stream). */
+  readonly surface: object
+  onData(payload: Uint8Array): void
+  onEnd(): void
+  onReset(code: number, reason: string): void
+  onCredit(increment: number): void
+  onSessionEnd(error: Error): void
+}
+
+/** Maps a RESET code from the peer to the error a channel end sees. */
+function resetError(code: number, reason: string, side: 'send' | 'receive'): Error {
+  switch (code) {
+    case ErrorCode.Cancel:
+      return new ChannelClosedError('the receiver stopped reading from this channel')
+    case ErrorCode.Abort:
+      return new ChannelAbortedError(reason)
+    case ErrorCode.Limit:
+      return new LimitExceededError(
+        'peer',
+        `the peer refused this ${side === 'send' ? 'channel' : 'stream'}: ${reason}`,
+      )
+    case ErrorCode.Refused:
+      return new SessionClosedError(`the peer refused this channel: ${reason || 'it is closing'}`)
+    case ErrorCode.Decode:
+      return new DecodeError(`the peer could not decode a message on this channel: ${reason}`)
+    default:
+      return new ChannelAbortedError(reason || `stream reset with code ${code}`)
+  }
+}
+
+interface PendingSend<T> extends Waiter<void> {
+  value: T
+}
+
+/** The sending end of a channel on a session. */
+class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
+  declare readonly [SENDER]: true
+  readonly refKind = RefKind.Sender
+  credit: number
+  private readonly pending = new Queue<PendingSend<T>>()
+  /** 0 open, 1 closing (END after pending), 2 done. */
+  private state = 0
+  private error: Error | undefined
+  private closedPromise: Promise<void> | undefined
+  private resolveClosed: (() => void) | undefined
+  private closeWaiters: (() => void)[] = []
+
+  constructor(
+    private readonly session: WireSession,
+    readonly id: number,
+    readonly imported: boolean,
+  ) {
+    this.credit = session.peerHello.streamWindow
+  }
+
+  get surface(): object {
+    return this
+  }
+
+  get closed(): Promise<void> {
+    if (!this.closedPromise) {
+      this.closedPromise =
+        this.state === 2 ? RESOLVED : new Promise<void>((resolve) => (this.resolveClosed = resolve))
+    }
+    return this.closedPromise
+  }
+
+  send(value: T, options?: OperationOptions): Promise<void> {
+    if (this.state !== 0) return Promise.reject(this.sendError())
+    const signal = options?.signal
+    if (signal?.aborted) return Promise.reject(abortErrorFrom(signal))
+    const session = this.session
+    if (this.pending.length === 0 && this.credit > 0 && session.sendCredit > 0 && !session.ended) {
+      try {
+        this.credit -= session.writeMessage(this.id, value)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      return RESOLVED
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: PendingSend<T> = { value, resolve, reject, signal, onAbort: undefined }
+      this.pending.push(waiter)
+      if (signal) {
+        waiter.onAbort = () => {
+          this.pending.remove(waiter)
+          reject(abortErrorFrom(signal))
+        }
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      if (session.sendCredit <= 0) session.blocked.add(this)
+    })
+  }
+
+  /** Sends what waits, as far as credit allows. */
+  drain(): void {
+    const session = this.session
+    while (this.pending.length > 0 && this.credit > 0) {
+      if (session.sendCredit <= 0) {
+        session.blocked.add(this)
+        return
+      }
+      const waiter = settle(this.pending.shift()!) as PendingSend<T>
+      try {
+        this.credit -= session.writeMessage(this.id, waiter.value)
+        waiter.resolve()
+      } catch (error) {
+        waiter.reject(error)
+      }
+    }
+    if (this.state === 1 && this.pending.length === 0) this.finish(true)
+  }
+
+  close(): Promise<void> {
+    if (this.state !== 0) return this.state === 2 ? RESOLVED : new Promise((r) => this.closeWaiters.push(r))
+    this.state = 1
+    if (this.pending.length === 0) {
+      this.finish(true)
+      return RESOLVED
+    }
+    return new Promise((r) => this.closeWaiters.push(r))
+  }
+
+  private finish(sendEnd: boolean): void {
+    if (this.state === 2) return
+    this.state = 2
+    if (sendEnd && !this.session.ended) this.session.frame(FrameType.End, this.id)
+    this.session.release(this)
+    this.resolveClosed?.()
+    this.closedPromise ??= RESOLVED
+    for (const resolve of this.closeWaiters) resolve()
+    this.closeWaiters = []
+  }
+
+  abort(reason?: unknown): void {
+    if (this.state === 2) return
+    this.error = new ChannelAbortedError(reason)
+    if (!this.session.ended)
+      this.session.frame(FrameType.Reset, this.id, encodeCodeReason(ErrorCode.Abort, describe(reason)))
+    this.failPending(this.error)
+    this.finish(false)
+  }
+
+  private failPending(error: Error): void {
+    for (const waiter of this.pending.clear()) settle(waiter).reject(error)
+  }
+
+  private sendError(): Error {
+    return this.error ?? new ChannelClosedError('cannot send on a closed channel')
+  }
+
+  onData(): void {
+    this.session.fail(
+      new ProtocolError(`the peer sent DATA on stream ${this.id}, where only this side may send`),
+    )
+  }
+
+  onEnd(): void {
+    this.session.fail(
+      new ProtocolError(`the peer sent END on stream ${this.id}, where only this side may send`),
+    )
+  }
+
+  onReset(code: number, reason: string): void {
+    if (this.state === 2) return
+    this.error = resetError(code, reason, 'send')
+    this.failPending(this.error)
+    this.finish(false)
+  }
+
+  onCredit(increment: number): void {
+    this.credit += increment
+    if (this.credit > 0x7fffffff) {
+      this.session.fail(
+        new ProtocolError(`the peer granted more than 2^31-1 bytes of credit on stream ${this.id}`),
+      )
+      return
+    }
+    this.drain()
+  }
+
+  onSessionEnd(error: Error): void {
+    if (this.state === 2) return
+    this.error = error
+    this.failPending(error)
+    this.finish(false)
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+Object.defineProperty(OutChannel.prototype, SENDER, { value: true })
+
+interface Entry {
+  value: unknown
+  size: number
+  refs: number
+  error: Error | undefined
+}
+
+/** The receiving end of a channel on a session. */
+class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
+  declare readonly [RECEIVER]: true
+  readonly refKind = RefKind.Receiver
+  private readonly buffer = new Queue<Entry>()
+  private readonly readers = new Queue<Waiter<T>>()
+  /** How many more bytes the peer may send before we grant credit. */
+  private window: number
+  private consumed = 0
+  /** 0 open, 1 ended (END or error, after the buffer), 2 cancelled. */
+  private state = 0
+  private error: Error | undefined
+  /** Set once the stream is released from the session. */
+  private released = false
+
+  constructor(
+    private readonly session: WireSession,
+    readonly id: number,
+    readonly imported: boolean,
+  ) {
+    this.window = session.limits.streamWindow
+  }
+
+  get surface(): object {
+    return this
+  }
+
+  receive(options?: OperationOptions): Promise<T> {
+    const entry = this.buffer.shift()
+    if (entry) return this.deliver(entry)
+    if (this.state !== 0) return Promise.reject(this.endError())
+    const signal = options?.signal
+    if (signal?.aborted) return Promise.reject(abortErrorFrom(signal))
+    return waitOn(this.readers, signal)
+  }
+
+  private deliver(entry: Entry): Promise<T> {
+    this.consume(entry)
+    if (entry.error) return Promise.reject(entry.error)
+    return Promise.resolve(entry.value as T)
+  }
+
+  private consume(entry: Entry): void {
+    if (entry.refs) this.session.pendingRefs -= entry.refs
+    if (this.state !== 0) return
+    this.consumed += entry.size
+    if (this.consumed >= this.session.creditThreshold) {
+      this.window += this.consumed
+      this.session.credit(this.id, this.consumed)
+      this.consumed = 0
+    }
+  }
+
+  private endError(): Error {
+    return this.error ?? new ChannelClosedError('the channel has ended')
+  }
+
+  cancel(): void {
+    if (this.state === 2) return
+    const wasOpen = this.state === 0
+    this.state = 2
+    this.error = new ChannelClosedError('the channel was cancelled by its receiver')
+    for (const entry of this.buffer.clear()) if (entry.refs) this.session.pendingRefs -= entry.refs
+    for (const reader of this.readers.clear()) settle(reader).reject(this.error)
+    if (wasOpen && !this.released && !this.session.ended) {
+      this.session.frame(
+        FrameType.Reset,
+        this.id,
+        encodeCodeReason(ErrorCode.Cancel, 'the receiver stopped reading'),
+      )
+    }
+    this.release()
+  }
+
+  private release(): void {
+    if (this.released) return
+    this.released = true
+    this.session.release(this)
+  }
+
+  private push(entry: Entry): void {
+    const reader = this.readers.shift()
+    if (reader) {
+      settle(reader)
+      this.consume(entry)
+      if (entry.error) reader.reject(entry.error)
+      else reader.resolve(entry.value as T)
+      return
+    }
+    this.buffer.push(entry)
+  }
+
+  onData(payload: Uint8Array): void {
+    if (this.state === 2) return
+    if (this.state === 1) {
+      if (this.error instanceof DecodeError) return // dropped after a decode error
+      this.session.fail(new ProtocolError(`the peer sent DATA on stream ${this.id} after ending it`))
+      return
+    }
+    const size = payload.byteLength || 1
+    this.window -= size
+    if (this.window < -this.session.limits.maxMessageSize) {
+      this.session.fail(new ProtocolError(`the peer overran the flow-control window of stream ${this.id}`))
+      return
+    }
+    const decoded = this.session.decodeMessage(payload)
+    if (decoded.error) {
+      if (this.session.ended) return
+      const error =
+        decoded.error instanceof LibswarmError
+          ? decoded.error
+          : new DecodeError(String(decoded.error), { cause: decoded.error })
+      this.push({ value: undefined, size, refs: 0, error })
+      this.state = 1
+      this.error = error
+      this.session.frame(FrameType.Reset, this.id, encodeCodeReason(ErrorCode.Decode, error.message))
+      this.release()
+      return
+    }
+    this.push({ value: decoded.value, size, refs: decoded.refs, error: undefined })
+  }
+
+  onEnd(): void {
+    if (this.state !== 0) return
+    this.state = 1
+    for (const reader of this.readers.clear()) settle(reader).reject(this.endError())
+    this.release()
+  }
+
+  onReset(code: number, reason: string): void {
+    if (this.state !== 0) return
+    this.state = 1
+    this.error = resetError(code, reason, 'receive')
+    for (const reader of this.readers.clear()) settle(reader).reject(this.error)
+    this.release()
+  }
+
+  onCredit(): void {
+    this.session.fail(new ProtocolError(`the peer sent CREDIT on stream ${this.id}, which it sends on`))
+  }
+
+  onSessionEnd(error: Error): void {
+    if (this.state !== 0) return
+    this.state = 1
+    this.error = error
+    for (const reader of this.readers.clear()) settle(reader).reject(error)
+    this.release()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.cancel()
+    return RESOLVED
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return receiverIterator(this)
+  }
+}
+Object.defineProperty(InChannel.prototype, RECEIVER, { value: true })
+
+/** Where a byte stream's incoming bytes go. `done` returns their flow-control credit. */
+interface ByteSink {
+  data(chunk: Uint8Array, done: () => void): void
+  end(): void
+  error(error: Error): void
+}
+
+/** One byte stream on a session: either direction may carry bytes. */
+class ByteStreamEnd implements StreamEnd {
+  credit: number
+  private window: number
+  private consumed = 0
+  private readonly writers = new Queue<Waiter<void>>()
+  private localEnded: boolean
+  private remoteEnded: boolean
+  private done = false
+  sink: ByteSink | undefined
+  surface: object = this
+  private error: Error | undefined
+
+  constructor(
+    private readonly session: WireSession,
+    readonly id: number,
+    readonly imported: boolean,
+    readonly refKind: RefKind,
+    /** This side sends bytes. */
+    readonly canWrite: boolean,
+    /** This side receives bytes. */
+    readonly canRead: boolean,
+  ) {
+    this.credit = session.peerHello.streamWindow
+    this.window = session.limits.streamWindow
+    this.localEnded = !canWrite
+    this.remoteEnded = !canRead
+  }
+
+  /** Sends bytes, waiting for credit; splits big chunks. */
+  async write(chunk: Uint8Array): Promise<void> {
+    let offset = 0
+    while (offset < chunk.byteLength) {
+      if (this.error) throw this.error
+      if (this.localEnded) throw new ChannelClosedError('write after end of a byte stream')
+      if (this.credit <= 0 || this.session.sendCredit <= 0) {
+        if (this.session.sendCredit <= 0) this.session.blocked.add(this)
+        await waitOn(this.writers, undefined)
+        continue
+      }
+      const size = Math.min(chunk.byteLength - offset, MAX_BYTES_FRAME)
+      const part = offset === 0 && size === chunk.byteLength ? chunk : chunk.subarray(offset, offset + size)
+      this.session.frame(FrameType.Data, this.id, part, false)
+      this.credit -= size
+      this.session.sendCredit -= size
+      offset += size
+    }
+  }
+
+  drain(): void {
+    if (this.credit <= 0) return
+    if (this.session.sendCredit <= 0) {
+      this.session.blocked.add(this)
+      return
+    }
+    for (const waiter of this.writers.clear()) settle(waiter).resolve()
+  }
+
+  end(): void {
+    if (this.localEnded || this.done) return
+    this.localEnded = true
+    if (!this.session.ended) this.session.frame(FrameType.End, this.id)
+    this.maybeRelease()
+  }
+
+  reset(error: Error | undefined): void {
+    if (this.done) return
+    if (!this.session.ended) {
+      this.session.frame(
+        FrameType.Reset,
+        this.id,
+        encodeCodeReason(ErrorCode.Internal, error ? error.message : 'byte stream destroyed'),
+      )
+    }
+    this.terminate(new ChannelAbortedError(error?.message ?? 'byte stream destroyed'), false)
+  }
+
+  private terminate(error: Error, notifySink: boolean): void {
+    if (this.done) return
+    this.error = error
+    this.done = true
+    this.localEnded = true
+    this.remoteEnded = true
+    for (const waiter of this.writers.clear()) settle(waiter).reject(error)
+    this.session.release(this)
+    if (notifySink) this.sink?.error(error)
+  }
+
+  private maybeRelease(): void {
+    if (this.localEnded && this.remoteEnded && !this.done) {
+      this.done = true
+      this.session.release(this)
+    }
+  }
+
+  onData(payload: Uint8Array): void {
+    if (this.done) return
+    if (this.remoteEnded) {
+      this.session.fail(
+        new ProtocolError(
+          `the peer sent DATA on byte stream ${this.id} after its END (or in the direction it may not write)`,
+        ),
+      )
+      return
+    }
+    const size = payload.byteLength
+    this.window -= size
+    if (this.window < -this.session.limits.maxMessageSize) {
+      this.session.fail(new ProtocolError(`the peer overran the flow-control window of stream ${this.id}`))
+      return
+    }
+    const sink = this.sink
+    if (!sink) return
+    sink.data(payload, () => {
+      if (this.done || this.remoteEnded) return
+      this.consumed += size
+      if (this.consumed >= this.session.creditThreshold) {
+        this.window += this.consumed
+        this.session.credit(this.id, this.consumed)
+        this.consumed = 0
+      }
+    })
+  }
+
+  onEnd(): void {
+    if (this.done) return
+    if (this.remoteEnded) {
+      this.session.fail(
+        new ProtocolError(`the peer ended byte stream ${this.id} twice (or a direction it may not write)`),
+      )
+      return
+    }
+    this.remoteEnded = true
+    this.sink?.end()
+    this.maybeRelease()
+  }
+
+  onReset(code: number, reason: string): void {
+    this.terminate(resetError(code, reason, 'receive'), true)
+  }
+
+  onCredit(increment: number): void {
+    this.credit += increment
+    if (this.credit > 0x7fffffff) {
+      this.session.fail(
+        new ProtocolError(`the peer granted more than 2^31-1 bytes of credit on stream ${this.id}`),
+      )
+      return
+    }
+    this.drain()
+  }
+
+  onSessionEnd(error: Error): void {
+    this.terminate(error, true)
+  }
+}
+
+/** A reference to something that is already gone: sends fail, receives end, streams error. */
+function deadEnd(kind: RefKind, node: NodeStreamModule | undefined, flags: number): unknown {
+  const error = new ChannelClosedError('the referenced channel or stream has already been closed')
+  if (kind === RefKind.Sender) {
+    const sender: Sender = {
+      [SENDER]: true,
+      send: () => Promise.reject(error),
+      close: () => RESOLVED,
+      abort: () => {},
+      closed: RESOLVED,
+      [Symbol.asyncDispose]: () => RESOLVED,
+    }
+    return sender
+  }
+  if (kind === RefKind.Receiver) {
+    const receiver: Receiver = {
+      [RECEIVER]: true,
+      receive: () => Promise.reject(error),
+      cancel: () => {},
+      [Symbol.asyncDispose]: () => RESOLVED,
+      [Symbol.asyncIterator]: () => receiverIterator(receiver),
+    }
+    return receiver
+  }
+  if (node && !(kind === RefKind.Stream && flags & StreamFlags.Web)) {
+    const stream = new node.PassThrough()
+    stream.destroy(error)
+    return stream
+  }
+  return new ReadableStream({ start: (controller) => controller.error(error) })
+}
+
+/** Messages, refs and pumps in flight while one message is encoded. */
+interface EncodeScope {
+  created: StreamEnd[]
+  starts: (() => void)[]
+}
+
+type State = 'handshake' | 'open' | 'closing' | 'ended'
+
+/** A session over one Link: the implementation behind {@link createSession}. */
+export class WireSession implements Session {
+  readonly limits: Required<SessionLimits>
+  readonly role: 'client' | 'server'
+  peerHello!: Hello
+  codec = ''
+  private codecInstance!: CodecInstance
+  private readonly codecs: Codec[]
+  node: NodeStreamModule | undefined
+
+  /** Bytes of session credit the peer granted us. */
+  sendCredit = 0
+  private recvConsumed = 0
+  private recvWindow: number
+  creditThreshold: number
+  readonly blocked = new Set<{ drain(): void }>()
+
+  private readonly streams = new Map<number, StreamEnd>()
+  private readonly exported = new Map<number, { value: object; kind: RefKind }>()
+  private readonly exportedIds = new WeakMap<object, number>()
+  private readonly surfaces = new WeakMap<object, StreamEnd>()
+  private nextId: number
+  private highestLocalId = 0
+  private highestPeerId = 0
+  pendingRefs = 0
+  private readonly topLevel = new Set<OutChannel>()
+
+  private state: State = 'handshake'
+  ended = false
+  private peerClosing = false
+  private error: Error | undefined
+  private resolveClosed!: (error: Error | undefined) => void
+  readonly closed: Promise<Error | undefined>
+  private closePromise: Promise<void> | undefined
+  private resolveDrained: (() => void) | undefined
+
+  private readonly incoming = new Queue<InChannel>()
+  private readonly acceptors = new Queue<Waiter<Receiver>>()
+
+  // Outgoing bytes.
+  private chunks: Uint8Array[] = []
+  private slab = new Uint8Array(SLAB_SIZE)
+  private slabStart = 0
+  private slabPos = 0
+  private flushScheduled = false
+  private linkBlocked = false
+
+  // Incoming bytes.
+  private pendingIn: Uint8Array[] = []
+  private pendingInSize = 0
+
+  private handshakeDone: { resolve(): void; reject(error: Error): void } | undefined
+  private idleTimer: unknown
+  private lastReceived = Date.now()
+  private pingOutstanding = false
+  private signalCleanup: (() => void) | undefined
+  private scope: EncodeScope | undefined
+  private decodingRefs = 0
+
+  constructor(
+    private readonly link: Link,
+    options: SessionOptions,
+  ) {
+    if (options.role !== 'client' && options.role !== 'server') {
+      throw new HandshakeError(
+        `createSession: role must be "client" or "server", got ${String(options.role)}`,
+      )
+    }
+    this.role = options.role
+    this.limits = { ...DEFAULT_LIMITS, ...stripUndefined(options.limits ?? {}) }
+    validateLimits(this.limits)
+    this.codecs = options.codecs?.length ? options.codecs : [msgpackCodec(), jsonCodec()]
+    this.nextId = this.role === 'client' ? 1 : 2
+    this.recvWindow = this.limits.sessionWindow
+    this.creditThreshold = Math.max(1, Math.floor(this.limits.streamWindow / 4))
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
+    const signal = options.signal
+    if (signal) {
+      const onAbort = () => this.abort(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.signalCleanup = () => signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  get peer(): PeerInfo {
+    return this.link.peer
+  }
+
+  /** Runs the handshake. */
+  async start(signal: AbortSignal | undefined): Promise<void> {
+    this.node = await loadNodeStream()
+    const done = new Promise<void>((resolve, reject) => (this.handshakeDone = { resolve, reject }))
+    const timer = setTimeout(() => {
+      this.fail(
+        new LimitExceededError(
+          'handshakeTimeout',
+          `the session handshake did not complete within ${this.limits.handshakeTimeout} ms (limits.handshakeTimeout); is the peer a libswarm session?`,
+        ),
+      )
+    }, this.limits.handshakeTimeout)
+    unref(timer)
+    this.link.start({
+      data: (chunk, fds) => this.onLinkData(chunk, fds),
+      end: () => this.onLinkEnd(),
+      error: (error) =>
+        this.fail(new SessionClosedError(`the connection failed: ${error.message}`, { cause: error })),
+      drain: () => {
+        this.linkBlocked = false
+        this.flush()
+      },
+      close: () => this.fail(new SessionClosedError('the connection was closed')),
+    })
+    if (signal?.aborted) this.abort(signal.reason)
+    if (this.role === 'client' && !this.ended) {
+      this.writeRaw(
+        encodeHello({
+          status: HelloStatus.Ok,
+          maxMessageSize: this.limits.maxMessageSize,
+          streamWindow: this.limits.streamWindow,
+          sessionWindow: this.limits.sessionWindow,
+          codecs: this.codecs.map((c) => c.name),
+        }),
+      )
+    }
+    try {
+      await done
+    } finally {
+      clearTimeout(timer)
+    }
+    this.startIdleTimer()
+  }
+
+  // ---------------------------------------------------------------- the public API
+
+  open<T = unknown>(): Sender<T> {
+    if (this.ended || this.state === 'closing') {
+      throw new SessionClosedError('cannot open a channel: the session is closing or closed')
+    }
+    if (this.peerClosing)
+      throw new SessionClosedError('cannot open a channel: the peer is closing the session')
+    if (this.streams.size >= this.limits.maxStreams) {
+      throw new LimitExceededError(
+        'maxStreams',
+        `cannot open a channel: ${this.streams.size} streams are open (limits.maxStreams = ${this.limits.maxStreams})`,
+      )
+    }
+    const id = this.allocateId()
+    const channel = new OutChannel<T>(this, id, false)
+    this.streams.set(id, channel)
+    this.topLevel.add(channel as OutChannel)
+    this.frame(FrameType.Open, id, new Uint8Array([OpenKind.Channel]))
+    return channel
+  }
+
+  accept<T = unknown>(options?: OperationOptions): Promise<Receiver<T>> {
+    const next = this.incoming.shift()
+    if (next) {
+      this.pendingRefs--
+      return Promise.resolve(next as unknown as Receiver<T>)
+    }
+    if (this.ended || this.peerClosing || this.state === 'closing') {
+      return Promise.reject(
+        this.error && !(this.error instanceof ChannelClosedError)
+          ? this.error
+          : new ChannelClosedError('the session accepts no more channels'),
+      )
+    }
+    const signal = options?.signal
+    if (signal?.aborted) return Promise.reject(abortErrorFrom(signal))
+    return waitOn(this.acceptors, signal) as Promise<Receiver<T>>
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Receiver> {
+    return receiverIterator({ receive: (options) => this.accept(options), cancel: () => {} })
+  }
+
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise
+    if (this.ended) return (this.closePromise = RESOLVED)
+    this.state = 'closing'
+    this.frame(FrameType.GoAway, 0, encodeCodeReason(ErrorCode.NoError, 'closing'))
+    this.endAccepting(new ChannelClosedError('the session is closing'))
+    for (const channel of this.topLevel) void channel.close()
+    this.closePromise = (async () => {
+      if (this.streams.size > 0 && !this.ended) {
+        const drained = new Promise<void>((resolve) => (this.resolveDrained = resolve))
+        let timer: unknown
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.limits.closeTimeout)
+          unref(timer)
+        })
+        await Promise.race([drained, timeout, this.closed])
+        clearTimeout(timer as ReturnType<typeof setTimeout>)
+        if (this.streams.size > 0 && !this.ended) {
+          this.fail(
+            new SessionClosedError(
+              `close: ${this.streams.size} streams were still open after limits.closeTimeout (${this.limits.closeTimeout} ms)`,
+            ),
+          )
+          return
+        }
+      }
+      this.finish()
+    })()
+    return this.closePromise
+  }
+
+  abort(reason?: unknown): void {
+    if (this.ended) return
+    const message = describe(reason)
+    this.fail(
+      reason instanceof LibswarmError
+        ? reason
+        : new SessionClosedError(`the session was aborted: ${message}`, { cause: reason }),
+      ErrorCode.Abort,
+    )
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  // ---------------------------------------------------------------- ending
+
+  private endAccepting(error: Error): void {
+    for (const waiter of this.acceptors.clear()) settle(waiter).reject(error)
+  }
+
+  /** Graceful end: flush, end the link, resolve `closed` with undefined. */
+  private finish(): void {
+    if (this.ended) return
+    this.ended = true
+    this.state = 'ended'
+    this.flush()
+    this.stopTimers()
+    const error = new SessionClosedError('the session is closed')
+    for (const stream of [...this.streams.values()]) stream.onSessionEnd(error)
+    this.endAccepting(new ChannelClosedError('the session is closed'))
+    for (const channel of this.incoming.clear()) channel.onSessionEnd(error)
+    try {
+      this.link.end()
+    } catch {}
+    this.resolveClosed(undefined)
+  }
+
+  /** Ends the session with an error: every pending call rejects with it. */
+  fail(error: Error, code: number = codeOf(error)): void {
+    if (this.ended) return
+    this.ended = true
+    this.state = 'ended'
+    this.error = error
+    this.stopTimers()
+    try {
+      this.chunks.push(
+        ...this.takeSlab(),
+        encodeFrameBytes(FrameType.GoAway, 0, encodeCodeReason(code, error.message)),
+      )
+      this.writeChunks()
+    } catch {}
+    try {
+      // end() flushes the GOAWAY; destroy() follows in case the peer never closes its side.
+      this.link.end()
+      unref(setTimeout(() => this.link.destroy(), 2000))
+    } catch {}
+    for (const stream of [...this.streams.values()]) stream.onSessionEnd(error)
+    for (const channel of this.incoming.clear()) channel.onSessionEnd(error)
+    this.endAccepting(error)
+    if (this.handshakeDone) {
+      this.handshakeDone.reject(
+        error instanceof HandshakeError || error instanceof LimitExceededError
+          ? error
+          : new HandshakeError(`the session handshake failed: ${error.message}`, { cause: error }),
+      )
+      this.handshakeDone = undefined
+    }
+    this.resolveClosed(error)
+  }
+
+  private stopTimers(): void {
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer as ReturnType<typeof setInterval>)
+    this.signalCleanup?.()
+  }
+
+  private startIdleTimer(): void {
+    const idle = this.limits.idleTimeout
+    if (!idle || this.ended) return
+    this.idleTimer = setInterval(
+      () => {
+        const silent = Date.now() - this.lastReceived
+        if (silent >= idle) {
+          this.fail(
+            new LimitExceededError(
+              'idleTimeout',
+              `the peer sent nothing for ${silent} ms (limits.idleTimeout = ${idle} ms); the session was ended`,
+            ),
+            ErrorCode.Timeout,
+          )
+        } else if (silent >= idle / 3 && !this.pingOutstanding) {
+          this.pingOutstanding = true
+          this.frame(FrameType.Ping, 0, new Uint8Array(8))
+        }
+      },
+      Math.max(10, Math.floor(idle / 3)),
+    )
+    unref(this.idleTimer)
+  }
+
+  /** Called when a stream is done both ways. */
+  release(stream: StreamEnd): void {
+    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id)
+    this.blocked.delete(stream as unknown as { drain(): void })
+    const exported = this.exported.get(stream.id)
+    if (exported !== undefined) {
+      this.exported.delete(stream.id)
+      this.exportedIds.delete(exported.value)
+    }
+    if (stream instanceof OutChannel) this.topLevel.delete(stream)
+    if (this.streams.size === 0 && this.resolveDrained) this.resolveDrained()
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /** Queues one frame. `copyPayload` false keeps a reference to `payload` (it must not change). */
+  frame(type: number, id: number, payload: Uint8Array = EMPTY, copyPayload = true): void {
+    if (this.ended) return
+    const length = payload.byteLength
+    const inline = copyPayload || length <= COPY_LIMIT
+    const need = FRAME_HEADER_SIZE + (inline ? length : 0)
+    if (this.slab.byteLength - this.slabPos < need) {
+      this.chunks.push(...this.takeSlab())
+      this.slab = new Uint8Array(Math.max(SLAB_SIZE, need))
+      this.slabStart = 0
+      this.slabPos = 0
+    }
+    writeHeader(this.slab, this.slabPos, length, type, 0, id)
+    this.slabPos += FRAME_HEADER_SIZE
+    if (inline) {
+      this.slab.set(payload, this.slabPos)
+      this.slabPos += length
+    } else {
+      this.chunks.push(...this.takeSlab(), payload)
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      schedule(this.flushTask)
+    }
+  }
+
+  private takeSlab(): Uint8Array[] {
+    if (this.slabPos === this.slabStart) return []
+    const part = this.slab.subarray(this.slabStart, this.slabPos)
+    this.slabStart = this.slabPos
+    return [part]
+  }
+
+  private readonly flushTask = (): void => {
+    this.flushScheduled = false
+    this.flush()
+  }
+
+  private flush(): void {
+    if (this.linkBlocked) return
+    const tail = this.takeSlab()
+    if (tail.length) this.chunks.push(tail[0]!)
+    if (this.chunks.length === 0) return
+    this.writeChunks()
+  }
+
+  private writeChunks(): void {
+    const chunks = this.chunks
+    this.chunks = []
+    let ok: boolean
+    if (chunks.length === 1) ok = this.link.write(chunks[0]!)
+    else if (this.link.writev) ok = this.link.writev(chunks)
+    else {
+      ok = true
+      for (const chunk of chunks) ok = this.link.write(chunk) && ok
+    }
+    if (!ok) this.linkBlocked = true
+  }
+
+  /** Writes bytes outside the frame stream (the hello). */
+  private writeRaw(bytes: Uint8Array): void {
+    this.chunks.push(...this.takeSlab(), bytes)
+    this.flush()
+  }
+
+  /** Sends a CREDIT frame. */
+  credit(id: number, increment: number): void {
+    const payload = new Uint8Array(4)
+    payload[0] = increment >>> 24
+    payload[1] = (increment >>> 16) & 0xff
+    payload[2] = (increment >>> 8) & 0xff
+    payload[3] = increment & 0xff
+    this.frame(FrameType.Credit, id, payload)
+  }
+
+  /** Encodes `value` and queues it as one DATA frame on `id`. Returns the flow-control cost. */
+  writeMessage(id: number, value: unknown): number {
+    const scope: EncodeScope = { created: [], starts: [] }
+    const outer = this.scope
+    this.scope = scope
+    let bytes: Uint8Array
+    try {
+      bytes = this.codecInstance.encode(value)
+      const limit = Math.min(this.peerHello.maxMessageSize, this.limits.maxMessageSize)
+      if (bytes.byteLength > limit) {
+        throw new LimitExceededError(
+          'maxMessageSize',
+          `a message of ${bytes.byteLength} bytes is larger than the limit of ${limit} bytes (limits.maxMessageSize, and the peer's); send big data as a byte stream inside the message`,
+        )
+      }
+    } catch (error) {
+      this.scope = outer
+      for (const stream of scope.created) {
+        this.release(stream)
+        this.exported.delete(stream.id)
+      }
+      throw error
+    } finally {
+      this.scope = outer
+    }
+    this.frame(FrameType.Data, id, bytes, true)
+    const cost = bytes.byteLength || 1
+    this.sendCredit -= cost
+    for (const start of scope.starts) start()
+    return cost
+  }
+
+  /** Called when session credit arrives: wakes the streams that waited for it. */
+  private wakeBlocked(): void {
+    if (this.blocked.size === 0) return
+    const blocked = [...this.blocked]
+    this.blocked.clear()
+    for (const stream of blocked) {
+      if (this.sendCredit <= 0) {
+        this.blocked.add(stream)
+        continue
+      }
+      stream.drain()
+    }
+  }
+
+  private allocateId(): number {
+    const id = this.nextId
+    if (id > 0xfffffffd)
+      throw new LimitExceededError(
+        'maxStreams',
+        'this session has used up its 2^32 stream ids; open a new session',
+      )
+    this.nextId += 2
+    this.highestLocalId = id
+    return id
+  }
+
+  private isLocalId(id: number): boolean {
+    return (id & 1) === (this.role === 'client' ? 1 : 0)
+  }
+
+  // ---------------------------------------------------------------- references
+
+  /** Codec hook: a local object (or one of our proxies) becomes a reference. */
+  private toRef(value: object, kind: RefKind, flags: number): Ref {
+    const scope = this.scope
+    if (!scope) throw new ProtocolError('internal: reference outside an encode')
+    const proxied = this.surfaces.get(value)
+    if (proxied?.imported && this.streams.get(proxied.id) === proxied) {
+      return { kind: proxied.refKind, id: proxied.id, flags }
+    }
+    const known = this.exportedIds.get(value)
+    if (known !== undefined && this.streams.has(known)) return { kind, id: known, flags }
+    if (this.streams.size >= this.limits.maxStreams) {
+      throw new LimitExceededError(
+        'maxStreams',
+        `cannot send a channel end or stream: ${this.streams.size} streams are open (limits.maxStreams = ${this.limits.maxStreams})`,
+      )
+    }
+    const id = this.allocateId()
+    let stream: StreamEnd
+    switch (kind) {
+      case RefKind.Sender: {
+        // The peer sends; we forward into the local Sender.
+        const channel = new InChannel(this, id, false)
+        stream = channel
+        scope.starts.push(() => {
+          copy(value as Sender, channel).catch(() => {})
+        })
+        break
+      }
+      case RefKind.Receiver: {
+        const channel = new OutChannel(this, id, false)
+        stream = channel
+        scope.starts.push(() => {
+          copy(channel, value as Receiver).catch(() => {})
+        })
+        break
+      }
+      case RefKind.Stream: {
+        const canWrite = (flags & StreamFlags.Readable) !== 0
+        const canRead = (flags & StreamFlags.Writable) !== 0
+        const bytes = new ByteStreamEnd(this, id, false, kind, canWrite, canRead)
+        stream = bytes
+        scope.starts.push(() => bindLocal(bytes, value, this.node))
+        break
+      }
+      case RefKind.Attachment: {
+        const isFile = flags === AttachmentKind.File
+        const bytes = new ByteStreamEnd(this, id, false, kind, true, !isFile)
+        stream = bytes
+        scope.starts.push(() => {
+          if (isFile) bindFile(bytes, value as FileHandleLike)
+          else bindLocal(bytes, value, this.node)
+        })
+        break
+      }
+      default:
+        throw new ProtocolError(`internal: unknown reference kind ${kind as number}`)
+    }
+    this.streams.set(id, stream)
+    this.exported.set(id, { value, kind })
+    this.exportedIds.set(value, id)
+    scope.created.push(stream)
+    return { kind, id, flags }
+  }
+
+  /** Codec hook: a reference from the peer becomes a live object. */
+  private fromRef(ref: Ref): unknown {
+    const { kind, id, flags } = ref
+    if (id === 0) throw new ProtocolError('the peer referenced stream 0, which is the session itself')
+    if (this.isLocalId(id)) {
+      const local = this.exported.get(id)
+      if (local !== undefined) {
+        if (local.kind !== kind) {
+          throw new ProtocolError(
+            `the peer referenced stream ${id} as kind ${kind}, but this side sent it as kind ${local.kind}`,
+          )
+        }
+        return local.value
+      }
+      if (id <= this.highestLocalId) return deadEnd(kind, this.node, flags)
+      throw new ProtocolError(`the peer referenced stream ${id}, which this side never created`)
+    }
+    const existing = this.streams.get(id)
+    if (existing) {
+      if (existing.imported && existing.refKind === kind) return existing.surface
+      throw new ProtocolError(
+        `the peer referenced stream ${id} as kind ${kind}, but it is already in use otherwise`,
+      )
+    }
+    if (id <= this.highestPeerId) return deadEnd(kind, this.node, flags)
+    this.highestPeerId = id
+    const refused = this.refuseReason()
+    if (refused) {
+      this.frame(FrameType.Reset, id, encodeCodeReason(ErrorCode.Limit, refused.message))
+      throw refused
+    }
+    let stream: StreamEnd
+    switch (kind) {
+      case RefKind.Sender:
+        stream = new OutChannel(this, id, true)
+        break
+      case RefKind.Receiver:
+        stream = new InChannel(this, id, true)
+        break
+      case RefKind.Stream: {
+        const bytes = new ByteStreamEnd(
+          this,
+          id,
+          true,
+          kind,
+          (flags & StreamFlags.Writable) !== 0,
+          (flags & StreamFlags.Readable) !== 0,
+        )
+        bytes.surface = makeProxyStream(bytes, flags, this.node)
+        stream = bytes
+        break
+      }
+      case RefKind.Attachment: {
+        const isFile = flags === AttachmentKind.File
+        const bytes = new ByteStreamEnd(this, id, true, kind, !isFile, true)
+        bytes.surface = makeProxyStream(
+          bytes,
+          isFile ? StreamFlags.Readable : StreamFlags.Readable | StreamFlags.Writable,
+          this.node,
+        )
+        stream = bytes
+        break
+      }
+      default:
+        throw new ProtocolError(`the peer sent a reference of unknown kind ${kind as number}`)
+    }
+    this.streams.set(id, stream)
+    this.surfaces.set(stream.surface, stream)
+    this.decodingRefs++
+    return stream.surface
+  }
+
+  private refuseReason(): LimitExceededError | undefined {
+    if (this.streams.size >= this.limits.maxStreams) {
+      return new LimitExceededError(
+        'maxStreams',
+        `the session has ${this.streams.size} open streams (limits.maxStreams = ${this.limits.maxStreams})`,
+      )
+    }
+    if (this.pendingRefs + this.decodingRefs >= this.limits.maxPendingRefs) {
+      return new LimitExceededError(
+        'maxPendingRefs',
+        `${this.pendingRefs + this.decodingRefs} channels and streams wait to be taken by the application (limits.maxPendingRefs = ${this.limits.maxPendingRefs})`,
+      )
+    }
+    return undefined
+  }
+
+  /** Decodes one message; refs it holds are counted as pending until the application takes it. */
+  decodeMessage(payload: Uint8Array): { value?: unknown; refs: number; error?: unknown } {
+    this.decodingRefs = 0
+    try {
+      const value = this.codecInstance.decode(payload)
+      const refs = this.decodingRefs
+      this.pendingRefs += refs
+      return { value, refs }
+    } catch (error) {
+      if (error instanceof ProtocolError) this.fail(error)
+      return { refs: 0, error }
+    } finally {
+      this.decodingRefs = 0
+    }
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private onLinkData(chunk: Uint8Array, _fds?: number[]): void {
+    if (this.ended) return
+    this.lastReceived = Date.now()
+    this.pingOutstanding = false
+    if (this.pendingInSize > 0) {
+      this.pendingIn.push(chunk)
+      this.pendingInSize += chunk.byteLength
+      chunk = concat(this.pendingIn, this.pendingInSize)
+      this.pendingIn = []
+      this.pendingInSize = 0
+    }
+    try {
+      const used = this.state === 'handshake' ? this.readHello(chunk) : 0
+      if (this.state === 'handshake') {
+        if (used < 0) this.keep(chunk)
+        return
+      }
+      this.readFrames(used > 0 ? chunk.subarray(used) : chunk)
+    } catch (error) {
+      this.fail(
+        error instanceof LibswarmError
+          ? error
+          : new ProtocolError(`unexpected error while reading: ${describe(error)}`, { cause: error }),
+      )
+    }
+  }
+
+  private keep(bytes: Uint8Array): void {
+    this.pendingIn = [bytes]
+    this.pendingInSize = bytes.byteLength
+  }
+
+  /** Returns the bytes the hello took, or -1 if more are needed. */
+  private readHello(bytes: Uint8Array): number {
+    const parsed = decodeHello(bytes)
+    if (!parsed) return -1
+    const { hello, size } = parsed
+    const ours = this.codecs.map((c) => c.name)
+    const helloBase = {
+      maxMessageSize: this.limits.maxMessageSize,
+      streamWindow: this.limits.streamWindow,
+      sessionWindow: this.limits.sessionWindow,
+    }
+    if (hello.version !== PROTOCOL_VERSION) {
+      if (this.role === 'server')
+        this.writeRaw(encodeHello({ ...helloBase, status: HelloStatus.UnsupportedVersion, codecs: ours }))
+      throw new HandshakeError(
+        `protocol version mismatch: the peer speaks version ${hello.version}, this side speaks version ${PROTOCOL_VERSION}; upgrade the older side`,
+      )
+    }
+    if (this.role === 'server') {
+      const chosen = hello.codecs.find((name) => ours.includes(name))
+      if (!chosen) {
+        this.writeRaw(encodeHello({ ...helloBase, status: HelloStatus.NoCommonCodec, codecs: ours }))
+        throw new HandshakeError(
+          `no common codec: the client offered [${hello.codecs.join(', ')}], this server has [${ours.join(', ')}]`,
+        )
+      }
+      this.writeRaw(encodeHello({ ...helloBase, status: HelloStatus.Ok, codecs: [chosen] }))
+      this.accepted(hello, chosen)
+    } else {
+      if (hello.status === HelloStatus.UnsupportedVersion) {
+        throw new HandshakeError(`the server refused protocol version ${PROTOCOL_VERSION}`)
+      }
+      if (hello.status === HelloStatus.NoCommonCodec) {
+        throw new HandshakeError(
+          `no common codec: this client offered [${ours.join(', ')}], the server has [${hello.codecs.join(', ')}]`,
+        )
+      }
+      const chosen = hello.codecs[0]
+      if (hello.status !== HelloStatus.Ok || hello.codecs.length !== 1 || !chosen || !ours.includes(chosen)) {
+        throw new HandshakeError(
+          `the server answered with an invalid hello (status ${hello.status}, codecs [${hello.codecs.join(', ')}])`,
+        )
+      }
+      this.accepted(hello, chosen)
+    }
+    return size
+  }
+
+  private accepted(hello: Hello, codecName: string): void {
+    if (hello.maxMessageSize < 1024 || hello.streamWindow < 1 || hello.sessionWindow < 1) {
+      throw new HandshakeError(
+        `the peer announced unusable settings (maxMessageSize ${hello.maxMessageSize}, windows ${hello.streamWindow}/${hello.sessionWindow})`,
+      )
+    }
+    this.peerHello = hello
+    this.codec = codecName
+    const codec = this.codecs.find((c) => c.name === codecName)!
+    this.codecInstance = codec.create({
+      toRef: (value, kind, flags) => this.toRef(value, kind, flags),
+      fromRef: (ref) => this.fromRef(ref),
+    })
+    this.sendCredit = hello.sessionWindow
+    this.state = 'open'
+    this.handshakeDone?.resolve()
+    this.handshakeDone = undefined
+  }
+
+  private readFrames(bytes: Uint8Array): void {
+    let offset = 0
+    const total = bytes.byteLength
+    const max = this.limits.maxMessageSize
+    while (!this.ended) {
+      const available = total - offset
+      if (available < FRAME_HEADER_SIZE) break
+      const length =
+        ((bytes[offset]! << 24) |
+          (bytes[offset + 1]! << 16) |
+          (bytes[offset + 2]! << 8) |
+          bytes[offset + 3]!) >>>
+        0
+      if (length > max) {
+        throw new ProtocolError(
+          `the peer sent a frame of ${length} bytes; the limit is ${max} (limits.maxMessageSize)`,
+        )
+      }
+      if (available < FRAME_HEADER_SIZE + length) break
+      const type = bytes[offset + 4]!
+      const id =
+        ((bytes[offset + 6]! << 24) |
+          (bytes[offset + 7]! << 16) |
+          (bytes[offset + 8]! << 8) |
+          bytes[offset + 9]!) >>>
+        0
+      const start = offset + FRAME_HEADER_SIZE
+      offset = start + length
+      this.dispatch(type, id, bytes.subarray(start, offset))
+    }
+    if (offset < total && !this.ended) this.keep(bytes.subarray(offset))
+  }
+
+  private dispatch(type: number, id: number, payload: Uint8Array): void {
+    switch (type) {
+      case FrameType.Data: {
+        const length = payload.byteLength
+        this.recvWindow -= length
+        if (this.recvWindow < -this.limits.maxMessageSize) {
+          throw new ProtocolError('the peer overran the session flow-control window')
+        }
+        this.recvConsumed += length
+        if (this.recvConsumed >= this.limits.sessionWindow / 4) {
+          this.recvWindow += this.recvConsumed
+          this.credit(0, this.recvConsumed)
+          this.recvConsumed = 0
+        }
+        this.stream(id, 'DATA')?.onData(payload)
+        return
+      }
+      case FrameType.Open:
+        this.onOpen(id, payload)
+        return
+      case FrameType.End:
+        if (payload.byteLength !== 0)
+          throw new ProtocolError(`END frame with a ${payload.byteLength}-byte payload (must be empty)`)
+        this.stream(id, 'END')?.onEnd()
+        return
+      case FrameType.Reset: {
+        if (payload.byteLength < 4) throw new ProtocolError('RESET frame shorter than its 4-byte error code')
+        const { code, reason } = decodeCodeReason(payload)
+        this.stream(id, 'RESET')?.onReset(code, reason)
+        return
+      }
+      case FrameType.Credit: {
+        if (payload.byteLength !== 4)
+          throw new ProtocolError(`CREDIT frame with a ${payload.byteLength}-byte payload (must be 4)`)
+        const increment = ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0
+        if (increment === 0) throw new ProtocolError('CREDIT frame with a zero increment')
+        if (id === 0) {
+          this.sendCredit += increment
+          if (this.sendCredit > 0x7fffffff)
+            throw new ProtocolError('the peer granted more than 2^31-1 bytes of session credit')
+          this.wakeBlocked()
+          return
+        }
+        this.stream(id, 'CREDIT')?.onCredit(increment)
+        return
+      }
+      case FrameType.Ping:
+        if (id !== 0 || payload.byteLength !== 8)
+          throw new ProtocolError('PING must be on stream 0 with an 8-byte payload')
+        this.frame(FrameType.Pong, 0, payload)
+        return
+      case FrameType.Pong:
+        if (id !== 0 || payload.byteLength !== 8)
+          throw new ProtocolError('PONG must be on stream 0 with an 8-byte payload')
+        return
+      case FrameType.GoAway: {
+        if (id !== 0 || payload.byteLength < 4)
+          throw new ProtocolError('GOAWAY must be on stream 0 with at least a 4-byte code')
+        const { code, reason } = decodeCodeReason(payload)
+        if (code === ErrorCode.NoError) {
+          this.peerClosing = true
+          this.endAccepting(new ChannelClosedError('the peer is closing the session'))
+          return
+        }
+        if (code === ErrorCode.Protocol) {
+          this.fail(new ProtocolError(`the peer reported a protocol error: ${reason}`))
+        } else {
+          this.fail(new SessionClosedError(`the peer ended the session: ${reason}`))
+        }
+        return
+      }
+      default:
+        throw new ProtocolError(`the peer sent a frame of unknown type ${type}`)
+    }
+  }
+
+  /** The stream for a frame; undefined for a stream that was closed; throws for one never opened. */
+  private stream(id: number, what: string): StreamEnd | undefined {
+    const stream = this.streams.get(id)
+    if (stream) return stream
+    if (id === 0) throw new ProtocolError(`the peer sent ${what} on stream 0`)
+    const highest = this.isLocalId(id) ? this.highestLocalId : this.highestPeerId
+    if (id > highest) throw new ProtocolError(`the peer sent ${what} on stream ${id}, which does not exist`)
+    return undefined
+  }
+
+  private onOpen(id: number, payload: Uint8Array): void {
+    if (id === 0 || this.isLocalId(id)) {
+      throw new ProtocolError(
+        `the peer opened stream ${id}, which is not one of its ids (client ids are odd, server ids even)`,
+      )
+    }
+    if (id <= this.highestPeerId)
+      throw new ProtocolError(`the peer opened stream ${id}, but its ids must increase`)
+    if (payload.byteLength !== 1 || payload[0] !== OpenKind.Channel) {
+      throw new ProtocolError(`OPEN of an unknown stream kind on stream ${id}`)
+    }
+    this.highestPeerId = id
+    if (this.state === 'closing') {
+      this.frame(FrameType.Reset, id, encodeCodeReason(ErrorCode.Refused, 'the session is closing'))
+      return
+    }
+    const refused = this.refuseReason()
+    if (refused) {
+      this.frame(FrameType.Reset, id, encodeCodeReason(ErrorCode.Limit, refused.message))
+      return
+    }
+    const channel = new InChannel(this, id, false)
+    this.streams.set(id, channel)
+    const acceptor = this.acceptors.shift()
+    if (acceptor) settle(acceptor).resolve(channel)
+    else {
+      this.pendingRefs++
+      this.incoming.push(channel)
+    }
+  }
+
+  private onLinkEnd(): void {
+    if (this.ended) return
+    if (this.state === 'handshake') {
+      this.fail(new HandshakeError('the peer closed the connection during the handshake'))
+      return
+    }
+    if (this.peerClosing) {
+      // The peer finished gracefully: whatever is still open was not going to be completed.
+      for (const stream of [...this.streams.values()]) {
+        stream.onSessionEnd(new SessionClosedError('the peer closed the session'))
+      }
+      this.finish()
+      return
+    }
+    this.fail(new SessionClosedError('the connection was closed by the peer without a goodbye (peer gone?)'))
+  }
+}
+
+function codeOf(error: Error): number {
+  if (error instanceof ProtocolError) return ErrorCode.Protocol
+  if (error instanceof LimitExceededError) return ErrorCode.Limit
+  return ErrorCode.Internal
+}
+
+function encodeFrameBytes(type: number, id: number, payload: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(FRAME_HEADER_SIZE + payload.byteLength)
+  writeHeader(bytes, 0, payload.byteLength, type, 0, id)
+  bytes.set(payload, FRAME_HEADER_SIZE)
+  return bytes
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {}
+  for (const [key, item] of Object.entries(value))
+    if (item !== undefined) (out as Record<string, unknown>)[key] = item
+  return out
+}
+
+function validateLimits(limits: Required<SessionLimits>): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(`limits.${name} must be a non-negative number, got ${String(value)}`)
+    }
+  }
+  if (limits.maxMessageSize < 1024 || limits.maxMessageSize > 0x7fffffff) {
+    throw new RangeError(
+      `limits.maxMessageSize must be between 1024 and 2^31-1 bytes, got ${limits.maxMessageSize}`,
+    )
+  }
+  if (limits.streamWindow < 1 || limits.streamWindow > 0x7fffffff) {
+    throw new RangeError(`limits.streamWindow must be between 1 and 2^31-1 bytes, got ${limits.streamWindow}`)
+  }
+  if (limits.sessionWindow < 1 || limits.sessionWindow > 0x7fffffff) {
+    throw new RangeError(
+      `limits.sessionWindow must be between 1 and 2^31-1 bytes, got ${limits.sessionWindow}`,
+    )
+  }
+}
+
+// ------------------------------------------------------------------ byte streams
+
+/** Connects a local byte stream (the owner's side) to a session stream. */
+function bindLocal(bytes: ByteStreamEnd, value: unknown, node: NodeStreamModule | undefined): void {
+  if (isWebReadable(value)) pumpWeb(bytes, value)
+  else if (isWebWritable(value)) sinkWeb(bytes, value)
+  else {
+    const stream = value as Duplex
+    if (bytes.canWrite) pumpNode(bytes, stream as Readable)
+    if (bytes.canRead) sinkNode(bytes, stream as Writable)
+  }
+  void node
+}
+
+function pumpNode(bytes: ByteStreamEnd, source: Readable): void {
+  ;(async () => {
+    try {
+      for await (const chunk of source) {
+        const data = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : (chunk as Uint8Array)
+        await bytes.write(data)
+      }
+      bytes.end()
+    } catch (error) {
+      bytes.reset(error as Error)
+      if (!source.destroyed) source.destroy()
+    }
+  })()
+}
+
+function sinkNode(bytes: ByteStreamEnd, target: Writable): void {
+  bytes.sink = {
+    data: (chunk, done) => {
+      target.write(chunk, () => done())
+    },
+    end: () => target.end(),
+    error: (error) => target.destroy(error),
+  }
+  target.on('error', (error) => bytes.reset(error))
+}
+
+function pumpWeb(bytes: ByteStreamEnd, source: ReadableStream<Uint8Array>): void {
+  ;(async () => {
+    const reader = source.getReader()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        await bytes.write(value)
+      }
+      bytes.end()
+    } catch (error) {
+      bytes.reset(error as Error)
+      reader.cancel(error).catch(() => {})
+    }
+  })()
+}
+
+function sinkWeb(bytes: ByteStreamEnd, target: WritableStream<Uint8Array>): void {
+  const writer = target.getWriter()
+  bytes.sink = {
+    data: (chunk, done) => {
+      writer.write(chunk).then(done, (error) => bytes.reset(error as Error))
+    },
+    end: () => {
+      writer.close().catch(() => {})
+    },
+    error: (error) => {
+      writer.abort(error).catch(() => {})
+    },
+  }
+}
+
+function bindFile(bytes: ByteStreamEnd, handle: FileHandleLike): void {
+  const withStreams = handle as FileHandleLike & {
+    createReadStream?: (options?: { autoClose?: boolean }) => Readable
+    readableWebStream?: () => ReadableStream<Uint8Array>
+  }
+  if (typeof withStreams.createReadStream === 'function') {
+    pumpNode(bytes, withStreams.createReadStream({ autoClose: false }))
+  } else if (typeof withStreams.readableWebStream === 'function') {
+    pumpWeb(bytes, withStreams.readableWebStream())
+  } else {
+    bytes.reset(new Error('this file handle cannot be read as a stream'))
+  }
+  void isFileHandle
+}
+
+/** Makes the object the receiving application gets for a byte stream reference. */
+function makeProxyStream(bytes: ByteStreamEnd, flags: number, node: NodeStreamModule | undefined): object {
+  const readable = (flags & StreamFlags.Readable) !== 0
+  const writable = (flags & StreamFlags.Writable) !== 0
+  if (flags & StreamFlags.Web || !node) {
+    if (readable) {
+      let deferred: (() => void)[] = []
+      return new ReadableStream<Uint8Array>(
+        {
+          start(controller) {
+            bytes.sink = {
+              data(chunk, done) {
+                controller.enqueue(chunk.slice())
+                if ((controller.desiredSize ?? 1) > 0) done()
+                else deferred.push(done)
+              },
+              end: () => controller.close(),
+              error: (error) => controller.error(error),
+            }
+          },
+          pull() {
+            const waiting = deferred
+            deferred = []
+            for (const done of waiting) done()
+          },
+          cancel(reason) {
+            bytes.reset(reason instanceof Error ? reason : new Error(describe(reason)))
+          },
+        },
+        { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+      )
+    }
+    return new WritableStream<Uint8Array>({
+      write: (chunk) => bytes.write(chunk),
+      close: () => bytes.end(),
+      abort: (reason) => bytes.reset(reason instanceof Error ? reason : new Error(describe(reason))),
+    })
+  }
+  let deferred: (() => void)[] = []
+  const read = () => {
+    const waiting = deferred
+    deferred = []
+    for (const done of waiting) done()
+  }
+  const write = (chunk: Uint8Array, _encoding: string, callback: (error?: Error | null) => void) => {
+    bytes.write(chunk).then(() => callback(), callback)
+  }
+  const final = (callback: (error?: Error | null) => void) => {
+    bytes.end()
+    callback()
+  }
+  const destroy = (error: Error | null, callback: (error?: Error | null) => void) => {
+    bytes.reset(error ?? undefined)
+    callback(error)
+  }
+  let stream: Duplex | Readable | Writable
+  if (readable && writable) stream = new node.Duplex({ read, write, final, destroy })
+  else if (readable) stream = new node.Readable({ read, destroy })
+  else stream = new node.Writable({ write, final, destroy })
+  if (readable) {
+    const target = stream as Readable
+    bytes.sink = {
+      data(chunk, done) {
+        if (target.push(chunk)) done()
+        else deferred.push(done)
+      },
+      end: () => target.push(null),
+      error: (error) => target.destroy(error),
+    }
+  }
+  return stream
+}
+
+/**
+ * Runs a session over `link`: the handshake (magic, version, codec), then frames. Resolves once the
+ * handshake is done; rejects with HandshakeError (or LimitExceededError for `handshakeTimeout`).
+ *
+ * @example
+ * const session = await createSession(link, { role: 'client' })
+ * const tx = session.open<string>()
+ * await tx.send('hello')
+ */
+export async function createSession(link: Link, options: SessionOptions): Promise<Session> {
+  const session = new WireSession(link, options)
+  await session.start(options.signal)
+  return session
+}
