@@ -8,6 +8,7 @@ import {
   type Http2Server,
   type IncomingHttpHeaders,
   type SecureServerOptions,
+  type ServerHttp2Session,
 } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type { SecureContextOptions } from 'node:tls'
@@ -418,7 +419,10 @@ async function listen(url: URL, options: ListenAll): Promise<LinkListener> {
   } else {
     server = createServer({ settings: { initialWindowSize: windowSize } })
   }
+  const sessions = new Set<ServerHttp2Session>()
   server.on('session', (session) => {
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
     session.on('error', () => {})
     try {
       session.setLocalWindowSize(windowSize * 4)
@@ -465,6 +469,9 @@ async function listen(url: URL, options: ListenAll): Promise<LinkListener> {
     closed = true
     await handler.close()
     server.close()
+    // GOAWAY on every connection: streams already open (accepted links) finish, no new ones start,
+    // so a proxy that keeps backend connections alive opens fresh ones to whoever listens next.
+    for (const session of sessions) if (!session.closed) session.close()
   }
   options.signal?.addEventListener('abort', () => void close(), { once: true })
   return {
