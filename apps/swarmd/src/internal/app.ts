@@ -13,6 +13,7 @@ import { Logger } from './log.ts'
 import { type Running, StageError, startPipeline } from './pipeline.ts'
 import { Progress } from './progress.ts'
 import { createRemoteBackend } from './remote.ts'
+import { SCHEMES } from './transports.ts'
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const
@@ -128,6 +129,14 @@ async function run(
       return EXIT.ok
     }
     const specs = checkSpecs(options.stages, catalog)
+    for (const url of options.listen) {
+      const scheme = new URL(url).protocol.replace(/:$/, '')
+      if (!SCHEMES.includes(scheme)) {
+        throw new UsageError(
+          `--listen: no transport for "${scheme}://" URLs; use one of ${SCHEMES.map((s) => `${s}://`).join(', ')}`,
+        )
+      }
+    }
 
     let running: Running
     try {
@@ -138,11 +147,7 @@ async function run(
     try {
       const listeners = []
       for (const url of options.listen) {
-        listeners.push(
-          await progress.run(`listening on ${url}`, () =>
-            serve(url, running.head, { logger, signal: shutdown.signal }),
-          ),
-        )
+        listeners.push(await progress.run(`listening on ${url}`, () => serve(url, running.head, { logger })))
       }
       for (const listener of listeners) logger.info(`serving the pipeline on ${listener.url}`)
       // Signal listeners do not keep Node's event loop alive; this does, until swarmd stops.

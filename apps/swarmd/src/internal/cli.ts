@@ -160,10 +160,6 @@ class Prompt {
       this.rl.on('history', (history: string[]) => this.saveHistory(history))
     }
     signal.addEventListener('abort', () => this.close(), { once: true })
-    this.rl.on('close', () => {
-      // Ctrl-D on a terminal: same as quit.
-      this.ended = true
-    })
   }
 
   async run(): Promise<void> {

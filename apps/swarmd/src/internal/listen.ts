@@ -1,17 +1,69 @@
-import type { Service } from '@libswarm/core'
+import { listen, type Message, replyError, type Service, type Session } from '@libswarm/core'
+import { errorMessage } from './adapters.ts'
 import type { Logger } from './log.ts'
+import { transportFor } from './transports.ts'
 
 /** A running endpoint. */
 export interface Served {
   url: URL
+  /** Stops accepting, closes the sessions it accepted. Never rejects. */
   close(): Promise<void>
 }
 
-/** Serves `head` on `url` over the transport its scheme names. */
-export async function serve(
-  _url: string,
-  _head: Service,
-  _options: { logger: Logger; signal: AbortSignal },
-): Promise<Served> {
-  throw new Error('--listen needs the session layer (not landed yet)')
+/**
+ * Serves `head` on `url`: every channel a peer opens on a session is a service connection, and
+ * each message received on it is sent to `head` (its `ret` carries the answer back over the session).
+ * This is what `remote URL` in another swarmd dials.
+ */
+export async function serve(url: string, head: Service, options: { logger: Logger }): Promise<Served> {
+  const target = new URL(url)
+  const transport = await transportFor(target)
+  const { logger } = options
+  const listener = await listen(target, {
+    transports: [transport],
+    onError: (error) => logger.warn(`${target.protocol}// a peer failed its handshake: ${error.message}`),
+  })
+  const sessions = new Set<Session>()
+  const loop = (async () => {
+    for await (const session of listener) {
+      sessions.add(session)
+      const peer = session.peer.address ?? session.peer.transport
+      logger.info(`peer connected: ${peer}`)
+      void session.closed.then((error) => {
+        sessions.delete(session)
+        logger.info(`peer disconnected: ${peer}${error ? ` (${error.message})` : ''}`)
+      })
+      void (async () => {
+        try {
+          for await (const channel of session) void forward(channel as AsyncIterable<Message>, head)
+        } catch {
+          // The session ended; its `closed` reports why.
+        }
+      })()
+    }
+  })()
+  let closing: Promise<void> | undefined
+  return {
+    url: listener.url,
+    close: () =>
+      (closing ??= (async () => {
+        await listener.close().catch((error) => logger.warn(`closing ${url}: ${errorMessage(error)}`))
+        await loop.catch(() => {})
+        await Promise.allSettled([...sessions].map((session) => session.close()))
+      })()),
+  }
+}
+
+async function forward(channel: AsyncIterable<Message>, head: Service): Promise<void> {
+  try {
+    for await (const message of channel) {
+      try {
+        await head.send(message)
+      } catch (error) {
+        await replyError(message.ret, error)
+      }
+    }
+  } catch {
+    // The peer aborted its channel or the session ended.
+  }
 }
