@@ -78,7 +78,7 @@ export function toInspect(name: string, described: unknown): Json {
       StartedAt: str(d.State?.StartedAt, d.startedAt) ?? (status === 'running' ? created : ZERO_TIME),
       FinishedAt: str(d.State?.FinishedAt, d.finishedAt) ?? ZERO_TIME,
     },
-    Image: image,
+    Image: `sha256:${idFromName(image)}`,
     Name: `/${name}`,
     RestartCount: 0,
     Driver: 'libswarm',

@@ -64,6 +64,10 @@ export const DEFAULT_URL = 'tcp://127.0.0.1:4243'
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 const P = '[adapter-dockerserver]'
+/** How long `docker logs` (without -f) waits for another line before it ends. */
+const LOGS_IDLE_MS = 300
+/** ... and how long it reads such a never-ending output at most. */
+const LOGS_MAX_MS = 2000
 
 /** An HTTP error answer: a status and a message for `{"message": ...}`. */
 class HttpError extends Error {
@@ -404,7 +408,11 @@ class DockerApi {
   /** Every child as a `/containers/json` row, newest first. */
   async #list(signal: AbortSignal): Promise<Json[]> {
     const inspects = await this.#inspectAll(signal)
-    return inspects.map(toSummary).sort((a, b) => b.Created - a.Created)
+    // Newest first, as dockerd lists them (Created is RFC 3339 with nanoseconds: compare the text).
+    const created = (i: Json) => (typeof i.Created === 'string' ? i.Created : '')
+    return inspects
+      .sort((a, b) => (created(a) < created(b) ? 1 : created(a) > created(b) ? -1 : 0))
+      .map((inspect) => toSummary(inspect))
   }
 
   async #inspectAll(signal: AbortSignal): Promise<Json[]> {
@@ -472,7 +480,7 @@ class DockerApi {
     if (name !== null && name !== '' && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
       throw new HttpError(400, `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
     }
-    const spawnArgs = [JSON.stringify(name ? { ...config, name: name.replace(/^\//, '') } : config)]
+    const spawnArgs = spawnArgsFor(config, name ? name.replace(/^\//, '') : undefined)
     const child = await this.#root.spawn(spawnArgs, { signal: c.signal })
     let id: string | undefined
     try {
@@ -734,20 +742,44 @@ class DockerApi {
       follow ? '--follow' : '--logs',
       ...(tail !== null && tail !== 'all' ? [`--tail=${tail}`] : []),
     ]
-    const { output, child, name } = await this.#open(ref, flags, c.signal).catch((error: unknown) => {
-      if (isLibswarmError(error, 'NOT_FOUND')) throw new NotFoundError(`No such container: ${ref}`)
-      throw error
-    })
+    let plainAttach = false
+    const { output, child, name } = await this.#open(ref, flags, c.signal)
+      .catch((error: unknown) => {
+        // A backend that takes no flags on Attach: its plain Attach output is the log.
+        if (isLibswarmError(error, 'INVALID_ARGUMENT')) {
+          plainAttach = true
+          return this.#open(ref, [], c.signal)
+        }
+        throw error
+      })
+      .catch((error: unknown) => {
+        if (isLibswarmError(error, 'NOT_FOUND')) throw new NotFoundError(`No such container: ${ref}`)
+        throw error
+      })
     try {
       const tty = toInspect(name, await child.get([], { signal: c.signal })).Config?.Tty === true
       c.res.writeHead(200, { 'Content-Type': 'application/vnd.docker.raw-stream' })
       c.res.flushHeaders()
+      const deadline = AbortSignal.timeout(LOGS_MAX_MS)
       for (;;) {
         let message: Message
         try {
-          message = await output.receive({ signal: c.signal })
+          // A backend that took no flags follows anyway (its Attach output never ends): without -f,
+          // stop once it has been quiet for a moment, or after LOGS_MAX_MS.
+          message = await output.receive({
+            signal:
+              follow || !plainAttach
+                ? c.signal
+                : AbortSignal.any([c.signal, AbortSignal.timeout(LOGS_IDLE_MS), deadline]),
+          })
         } catch (error) {
-          if (isLibswarmError(error, 'CHANNEL_CLOSED') || c.signal.aborted) break
+          if (
+            isLibswarmError(error, 'CHANNEL_CLOSED') ||
+            isLibswarmError(error, 'TIMEOUT') ||
+            c.signal.aborted
+          ) {
+            break
+          }
           throw error
         }
         if (message.verb === 'Error') break
@@ -915,6 +947,42 @@ async function readJson(req: http.IncomingMessage, max: number): Promise<unknown
   } catch (error) {
     throw new HttpError(400, `${P} the request body is not valid JSON (${(error as Error).message})`)
   }
+}
+
+/**
+ * The Spawn args for a create body. A plain one (image, command, name) becomes the form every
+ * container backend takes, `[--name NAME] IMAGE [CMD...]`; one with more settings (auto-remove, TTY,
+ * environment, entrypoint, ...) is sent whole as one JSON argument, which `dockerclient` takes as a
+ * Docker create body.
+ */
+export function spawnArgsFor(config: Json, name: string | undefined): string[] {
+  const host: Json = config.HostConfig ?? {}
+  const nonEmpty = (v: unknown) =>
+    v !== undefined &&
+    v !== null &&
+    v !== '' &&
+    !(Array.isArray(v) && v.length === 0) &&
+    !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)
+  const rich =
+    config.Tty === true ||
+    config.OpenStdin === true ||
+    ['Env', 'Entrypoint', 'WorkingDir', 'User', 'Labels', 'ExposedPorts', 'Volumes', 'Healthcheck'].some(
+      (k) => nonEmpty(config[k]),
+    ) ||
+    host.AutoRemove === true ||
+    host.Privileged === true ||
+    ['Binds', 'PortBindings', 'Mounts', 'Memory', 'NanoCpus', 'CpuShares', 'Devices', 'CapAdd'].some(
+      (k) => nonEmpty(host[k]) && host[k] !== 0,
+    ) ||
+    (typeof host.NetworkMode === 'string' && !['', 'default'].includes(host.NetworkMode)) ||
+    (nonEmpty(host.RestartPolicy?.Name) && host.RestartPolicy.Name !== 'no')
+  if (rich) return [JSON.stringify(name ? { ...config, name } : config)]
+  const cmd: string[] = Array.isArray(config.Cmd)
+    ? config.Cmd.map(String)
+    : typeof config.Cmd === 'string'
+      ? [config.Cmd]
+      : []
+  return [...(name ? ['--name', name] : []), String(config.Image), ...cmd]
 }
 
 /** A Receiver that yields only the values `keep` accepts. */
