@@ -20,7 +20,7 @@ import {
   parseHostPort,
   throwIfAborted,
 } from './internal/net.ts'
-import { SocketLink } from './internal/socket-link.ts'
+import { socketLink } from './internal/socket-link.ts'
 
 const PKG = 'transport-tcp'
 
@@ -108,7 +108,7 @@ export function tcp(options: TcpOptions = {}): Transport {
       })
       configure(socket, noDelay, keepAlive)
       const address = formatAddress(socket.remoteAddress, socket.remotePort)
-      return new SocketLink(socket, { transport: 'tcp', address }, runtimeError(address))
+      return socketLink(socket, { transport: 'tcp', address }, runtimeError(address))
     },
 
     async listen(url: URL, callOptions: ListenOptions = {}): Promise<LinkListener> {
@@ -136,7 +136,7 @@ export function tcp(options: TcpOptions = {}): Transport {
         configure(socket, noDelay, keepAlive)
         const address = formatAddress(socket.remoteAddress, socket.remotePort)
         const peer: PeerInfo = { transport: 'tcp', address }
-        const link = new SocketLink(socket, peer, runtimeError(address))
+        const link = socketLink(socket, peer, runtimeError(address))
         if (!authenticate) {
           listener.push(link)
           return

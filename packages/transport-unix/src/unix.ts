@@ -17,7 +17,7 @@ import {
 import { FdLink } from './internal/fd-link.ts'
 import { QueueListener } from './internal/listener.ts'
 import { addonLoadError, type FdPassAddon, loadAddon } from './internal/native.ts'
-import { SocketLink } from './internal/socket-link.ts'
+import { socketLink } from './internal/socket-link.ts'
 
 const PKG = 'transport-unix'
 /** sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL. */
@@ -275,7 +275,7 @@ export function unix(options: UnixOptions = {}): Transport {
         socket.once('error', onError)
         signal?.addEventListener('abort', onAbort, { once: true })
       })
-      return new SocketLink(socket, peer)
+      return socketLink(socket, peer)
     },
 
     async listen(url: URL, callOptions: ListenOptions = {}): Promise<LinkListener> {
@@ -315,7 +315,7 @@ export function unix(options: UnixOptions = {}): Transport {
           if (fd < 0) return
           link = new FdLink(addon, fd, peer)
         } else {
-          link = new SocketLink(socket, peer)
+          link = socketLink(socket, peer)
         }
         if (!authenticate) {
           listener.push(link)

@@ -1,110 +1,117 @@
 import type { Socket } from 'node:net'
-import type { Link, LinkHandlers, PeerInfo } from '@libswarm/core'
+import { duplexLink, type Link, type PeerInfo } from '@libswarm/core'
+
+/** A Link over a connected socket, with the socket at hand for diagnostics. */
+export type SocketLink = Link & { readonly socket: Socket }
 
 /**
- * A {@link Link} over a connected `net.Socket`.
- *
- * Writes made in one turn of the event loop are corked together and flushed with one `writev`
- * on the next microtask, so many small frames become one syscall. Events follow the Link contract:
- * `error` is terminal (no `close` after it), `close` comes once.
+ * A {@link Link} over a connected `net.Socket`, built on core's `duplexLink`, adding:
+ * - writes made in one turn of the event loop are corked together and leave with one `writev` on
+ *   the next microtask (many small frames, one syscall);
+ * - socket errors are described (`describe`) so the session reports what failed and where;
+ * - the Link contract's terminal events: nothing after `error` or `close`, and a socket that failed
+ *   before `start()` neither crashes the process nor goes unreported.
  */
-export class SocketLink implements Link {
-  readonly peer: PeerInfo
-  readonly canPassFds = false
-  readonly #socket: Socket
-  readonly #describe: (error: Error) => Error
-  #handlers: LinkHandlers | undefined
-  #corked = false
-  #done = false
-
-  /** The underlying socket (for diagnostics; the session only uses the Link methods). */
-  get socket(): Socket {
-    return this.#socket
-  }
-
-  constructor(socket: Socket, peer: PeerInfo, describe: (error: Error) => Error = (e) => e) {
-    this.#socket = socket
-    this.peer = peer
-    this.#describe = describe
-    // Until start(), keep what arrives in the socket's own buffer (a socket without a 'data'
-    // listener stays paused) and remember a failure so start() can report it.
-    socket.on('error', () => {})
-  }
-
-  start(handlers: LinkHandlers): void {
-    if (this.#handlers) throw new Error('Link.start() was called twice')
-    this.#handlers = handlers
-    const socket = this.#socket
-    socket.on('data', (chunk: Buffer) => {
-      if (!this.#done) handlers.data(chunk)
-    })
-    socket.on('end', () => {
-      if (!this.#done) handlers.end()
-    })
-    socket.on('drain', () => {
-      if (!this.#done) handlers.drain()
-    })
-    socket.on('error', (error: Error) => {
-      if (this.#done) return
-      this.#done = true
-      handlers.error(this.#describe(error))
-    })
-    socket.on('close', () => {
-      if (this.#done) return
-      this.#done = true
-      handlers.close()
-    })
-    if (socket.destroyed) {
-      queueMicrotask(() => {
-        if (this.#done) return
-        this.#done = true
-        const error = (socket as { errored?: Error | null }).errored
-        if (error) handlers.error(this.#describe(error))
-        else handlers.close()
-      })
-    }
-  }
-
-  write(chunk: Uint8Array, fds?: number[]): boolean {
-    if (fds !== undefined && fds.length > 0) {
-      throw new TypeError(`[transport-${this.peer.transport}] this link cannot pass file descriptors`)
-    }
-    this.#cork()
-    return this.#socket.write(chunk)
-  }
-
-  writev(chunks: Uint8Array[]): boolean {
-    this.#cork()
-    let ok = true
-    for (const chunk of chunks) ok = this.#socket.write(chunk)
-    return ok
-  }
-
-  end(): void {
-    this.#socket.end()
-  }
-
-  destroy(_error?: Error): void {
-    // The caller knows its own reason; the handlers see `close`, not their own error echoed back.
-    this.#socket.destroy()
-  }
-
-  pause(): void {
-    this.#socket.pause()
-  }
-
-  resume(): void {
-    // Before start() there is no 'data' listener: resuming then would drop bytes.
-    if (this.#handlers) this.#socket.resume()
-  }
-
-  #cork(): void {
-    if (this.#corked) return
-    this.#corked = true
-    this.#socket.cork()
+export function socketLink(
+  socket: Socket,
+  peer: PeerInfo,
+  describe: (error: Error) => Error = (error) => error,
+  /**
+   * Called when the peer ends the link before sending a single byte; an error returned is reported
+   * instead of `end` (a TLS server that refused our certificate just closes). Default: none.
+   */
+  earlyEnd?: () => Error | undefined,
+): SocketLink {
+  // Until start(), an error (say, a reset while the link waits in the listener's queue) must not
+  // become an uncaught 'error' event; start() reports it.
+  socket.on('error', () => {})
+  const inner = duplexLink(socket, peer)
+  let started = false
+  let done = false
+  let corked = false
+  let received = false
+  const cork = () => {
+    if (corked) return
+    corked = true
+    socket.cork()
     queueMicrotask(() => {
-      this.#corked = false
-      this.#socket.uncork()
+      corked = false
+      socket.uncork()
     })
+  }
+  return {
+    peer,
+    canPassFds: false,
+    socket,
+    start(handlers) {
+      if (started) throw new Error('Link.start() was called twice')
+      started = true
+      inner.start({
+        data: (chunk) => {
+          received = true
+          if (!done) handlers.data(chunk)
+        },
+        end: () => {
+          if (done) return
+          const error = received ? undefined : earlyEnd?.()
+          if (!error) {
+            handlers.end()
+            return
+          }
+          done = true
+          socket.destroy()
+          handlers.error(error)
+        },
+        drain: () => {
+          if (!done) handlers.drain()
+        },
+        error: (error) => {
+          if (done) return
+          done = true
+          handlers.error(describe(error))
+        },
+        close: () => {
+          if (done) return
+          done = true
+          handlers.close()
+        },
+      })
+      if (socket.destroyed) {
+        queueMicrotask(() => {
+          if (done) return
+          done = true
+          const error = socket.errored
+          if (error) handlers.error(describe(error))
+          else handlers.close()
+        })
+      }
+    },
+    write(chunk, fds) {
+      if (fds !== undefined && fds.length > 0) {
+        throw new TypeError(`[transport-${peer.transport}] this link cannot pass file descriptors`)
+      }
+      cork()
+      return inner.write(chunk)
+    },
+    writev(chunks) {
+      cork()
+      if (inner.writev) return inner.writev(chunks)
+      let ok = true
+      for (const chunk of chunks) ok = inner.write(chunk)
+      return ok
+    },
+    end() {
+      inner.end()
+    },
+    destroy() {
+      // The caller knows its own reason; the handlers see `close`, not their own error echoed back.
+      inner.destroy()
+    },
+    pause() {
+      inner.pause?.()
+    },
+    resume() {
+      if (started) inner.resume?.()
+    },
   }
 }
