@@ -187,7 +187,7 @@ describe.each(scenarios)('exec ($name)', ({ connect }) => {
 
   it('Connect gives its stdio as a byte stream', async () => {
     const { client, logs } = await run('cat', [])
-    await expect(client.connect()).rejects.toMatchObject({ name: 'ConflictError' })
+    await expect(client.connect()).rejects.toMatchObject({ name: 'UnavailableError' })
     await client.start()
     const stream = (await client.connect()) as Duplex
     const received = new Promise<string>((resolve, reject) => {

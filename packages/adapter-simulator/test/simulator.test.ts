@@ -140,7 +140,7 @@ describe.each(scenarios)('simulator ($name)', ({ connect }) => {
     const { instance: web, output } = await client.attach('web')
     output.cancel()
     await expect(web.connect()).rejects.toMatchObject({
-      name: 'ConflictError',
+      name: 'UnavailableError',
       message: expect.stringMatching(/not running; Start it before Connect/),
     })
     await web.start()
@@ -182,7 +182,10 @@ describe.each(scenarios)('simulator ($name)', ({ connect }) => {
       message: expect.stringMatching(/usage: Spawn \[--name NAME\].*unknown option "--bogus"/),
     })
     await expect(client.spawn(['--name', '../etc'])).rejects.toMatchObject({ name: 'InvalidArgumentError' })
-    await expect(client.get(['extra'])).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    await expect(client.get(['a', 'b'])).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    await expect(client.get(['nope'])).rejects.toMatchObject({ name: 'NotFoundError' })
+    await expect(client.start(['web', 'nope'])).rejects.toMatchObject({ name: 'NotFoundError' })
+    expect(await client.get(['web'])).toMatchObject({ state: 'created' }) // nothing started
     const { instance: web, output } = await client.attach('web')
     output.cancel()
     await expect(web.set(['no-equals-sign'])).rejects.toMatchObject({
@@ -193,6 +196,20 @@ describe.each(scenarios)('simulator ($name)', ({ connect }) => {
       name: 'NotImplementedError',
       message: 'not implemented: File',
     })
+  })
+
+  it('Start, Stop, Get, Watch and Connect with a NAME address that container', async () => {
+    const client = await host(['a', 'b'])
+    const events = await client.watch(['b'], { signal: signal() })
+    await client.start(['a', 'b'])
+    expect(await client.get(['a'])).toMatchObject({ name: 'a', state: 'running' })
+    expect(await events.receive({ signal: signal() })).toMatchObject({ type: 'start', name: 'b' })
+    events.cancel()
+    const stream = (await client.connect(['a'])) as Duplex
+    stream.destroy()
+    await client.stop(['a'])
+    expect(await client.get(['a'])).toMatchObject({ state: 'exited' })
+    expect(await client.get(['b'])).toMatchObject({ state: 'running' })
   })
 
   it('Stop on the host stops every running container', async () => {

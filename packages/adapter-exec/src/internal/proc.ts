@@ -1,7 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { Duplex, type Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
-import { ConflictError, type Message, type Receiver, type WatchEvent, WatchHub } from '@libswarm/core'
+import {
+  ConflictError,
+  type Message,
+  type Receiver,
+  UnavailableError,
+  type WatchEvent,
+  WatchHub,
+} from '@libswarm/core'
 import { spawnError } from './command.ts'
 
 /** Run state of a command. */
@@ -202,7 +209,9 @@ export class Proc {
   connect(): Duplex {
     const child = this.child
     if (!child || this.state !== 'running') {
-      throw new ConflictError(`[adapter-exec] ${this.options.name} is not running; Start it before Connect`)
+      throw new UnavailableError(
+        `[adapter-exec] ${this.options.name} is not running; Start it before Connect`,
+      )
     }
     const stdin = child.stdin
     const stream: Duplex = new Duplex({

@@ -4,6 +4,7 @@ import {
   InvalidArgumentError,
   type Message,
   NotFoundError,
+  UnavailableError,
   type WatchEvent,
   WatchHub,
 } from '@libswarm/core'
@@ -198,7 +199,7 @@ export class Container {
   /** A byte stream to the container's stdio: it echoes what is written, until the container stops. */
   connect(): Duplex {
     if (this.state !== 'running') {
-      throw new ConflictError(
+      throw new UnavailableError(
         `[adapter-simulator] container ${JSON.stringify(this.name)} is not running; Start it before Connect`,
       )
     }

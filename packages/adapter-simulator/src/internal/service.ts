@@ -103,15 +103,38 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
         return { instance: serviceOf(container), output: container.outputs.subscribe(history) }
       },
       onSpawn: (args) => serviceOf(host.create(args)),
+      // With args, Get/Watch/Start/Stop/Connect address the containers they name (docs/VERBS.md rule 8).
       onGet: (args) => {
-        noArgs('Get', args, 'Get')
+        if (args.length === 1) return host.get(args[0]!).info()
+        if (args.length > 1)
+          throw new InvalidArgumentError(`[adapter-simulator] usage: Get [NAME]; got ${JSON.stringify(args)}`)
         return { containers: host.names().map((name) => host.get(name).info()) }
       },
-      onWatch: (_args, context) => host.watchers.subscribe(context.signal),
-      onStart: (args) => noArgs('Start', args, 'Start'),
+      onWatch: (args, context) => {
+        if (args.length === 0) return host.watchers.subscribe(context.signal)
+        if (args.length > 1)
+          throw new InvalidArgumentError(
+            `[adapter-simulator] usage: Watch [NAME]; got ${JSON.stringify(args)}`,
+          )
+        return host.get(args[0]!).watchers.subscribe(context.signal)
+      },
+      onConnect: (args) => {
+        if (args.length !== 1) {
+          throw new InvalidArgumentError(
+            `[adapter-simulator] usage: Connect NAME (the host itself has no stream); got ${JSON.stringify(args)}`,
+          )
+        }
+        return host.get(args[0]!).connect()
+      },
+      onStart: (args) => {
+        // No args: the host itself, which is up. Names: those containers (all found before any starts).
+        for (const container of args.map((name) => host.get(name))) container.start()
+      },
       onStop: (args) => {
-        noArgs('Stop', args, 'Stop')
-        for (const container of host.containers.values()) container.stop()
+        // No args: the host goes down, so every container stops. Names: those containers.
+        const containers =
+          args.length === 0 ? [...host.containers.values()] : args.map((name) => host.get(name))
+        for (const container of containers) container.stop()
       },
     },
     { fallback: options.fallback },
@@ -159,7 +182,7 @@ export const backend: Backend = {
   summary: 'a fake container host kept in memory: spawn, start, stop, inspect, watch, logs, echoing stdio',
   usage: USAGE,
   capabilities: {
-    verbs: ['Attach', 'Get', 'Ls', 'Spawn', 'Start', 'Stop', 'Watch'],
+    verbs: ['Attach', 'Connect', 'Get', 'Ls', 'Spawn', 'Start', 'Stop', 'Watch'],
     watch: true,
     connect: true,
     spawn: true,
