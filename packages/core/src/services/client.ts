@@ -73,9 +73,22 @@ export class Client {
   async open(verb: Verb, args: string[] = [], options: RequestOptions = {}): Promise<OpenReply> {
     const [rest, ret] = pipe<Message>({ highWaterMark: 16 })
     const timeout = options.timeout ?? this.timeout
-    const timer = timeout > 0 && Number.isFinite(timeout) ? AbortSignal.timeout(timeout) : undefined
-    const signal =
-      timer && options.signal ? AbortSignal.any([timer, options.signal]) : (timer ?? options.signal)
+    // One controller per call, with a plain timer cleared at the end (AbortSignal.timeout keeps a
+    // live timer per call until it fires, which costs at high call rates).
+    const controller = new AbortController()
+    const signal = controller.signal
+    let timedOut = false
+    const timer =
+      timeout > 0 && Number.isFinite(timeout)
+        ? setTimeout(() => {
+            timedOut = true
+            controller.abort(new TimeoutError(`${verb} got no answer within ${timeout} ms`))
+          }, timeout)
+        : undefined
+    const outer = options.signal
+    const onAbort = () => controller.abort(outer?.reason)
+    if (outer?.aborted) onAbort()
+    else outer?.addEventListener('abort', onAbort, { once: true })
     const request: Message = { verb, args, ret }
     if (options.att !== undefined) request.att = options.att
     let reply: Message
@@ -86,9 +99,7 @@ export class Client {
       reply = await rest.receive({ signal })
     } catch (error) {
       rest.cancel(error)
-      if (timer?.aborted && !options.signal?.aborted) {
-        throw new TimeoutError(`${verb} got no answer within ${timeout} ms`, { cause: error })
-      }
+      if (timedOut) throw new TimeoutError(`${verb} got no answer within ${timeout} ms`, { cause: error })
       if (error instanceof ChannelClosedError && !sent) {
         throw new UnavailableError(`${verb}: ${error.message}`, { cause: error })
       }
@@ -98,6 +109,9 @@ export class Client {
         })
       }
       throw error
+    } finally {
+      clearTimeout(timer)
+      outer?.removeEventListener('abort', onAbort)
     }
     if (reply?.verb === 'Error') {
       rest.cancel()

@@ -49,6 +49,8 @@ export class Dispatcher implements Sender<Message> {
   readonly #onUnanswered: ((error: unknown, message: Message) => void) | undefined
   readonly #controller = new AbortController()
   readonly #waiters: SlotWaiter[] = []
+  /** In-flight calls' controllers, aborted together when the service ends. */
+  readonly #calls = new Set<AbortController>()
   #inflight = 0
   #open = true
   #closed: Promise<void> | undefined
@@ -127,9 +129,8 @@ export class Dispatcher implements Sender<Message> {
   async #handle(message: Message, peer: ServiceSendOptions['peer']): Promise<void> {
     const call = new AbortController()
     const service = this.#controller.signal
-    const onServiceAbort = () => call.abort(service.reason)
     if (service.aborted) call.abort(service.reason)
-    else service.addEventListener('abort', onServiceAbort, { once: true })
+    else this.#calls.add(call)
     const ret = message.ret
     ret?.closed.then(() => {
       if (!call.signal.aborted) call.abort(new ChannelClosedError('the caller closed the return channel'))
@@ -148,7 +149,7 @@ export class Dispatcher implements Sender<Message> {
       if (ret) await replyError(ret, error)
       else this.#onUnanswered?.(error, message)
     } finally {
-      service.removeEventListener('abort', onServiceAbort)
+      this.#calls.delete(call)
       this.#inflight--
       const next = this.#waiters.shift()
       if (next) next.resolve()
@@ -202,6 +203,8 @@ export class Dispatcher implements Sender<Message> {
     this.#resolveClosed?.()
     this.#resolveClosed = undefined
     this.#controller.abort(reason)
+    for (const call of this.#calls) call.abort(reason)
+    this.#calls.clear()
     const error = new ChannelClosedError('cannot send to a closed service')
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error)
     return true
