@@ -172,3 +172,23 @@ export const backends = [
   },
 ]
 `
+
+/** True while a process with this pid exists. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Waits (at most `timeoutMs`) for processes that are not our children to exit, polling, since no
+ * event tells us; resolves with the ones still alive.
+ */
+export async function waitUntilGone(pids: number[], timeoutMs = 5_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs
+  while (pids.some(processAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  return pids.filter(processAlive)
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FIXTURE_ADAPTER, run, start, tempDir, writeFiles } from './helpers.ts'
+import { FIXTURE_ADAPTER, processAlive, run, start, tempDir, waitUntilGone, writeFiles } from './helpers.ts'
 
 describe('a pipeline driven through cli from stdin', () => {
   it('runs cli debug simulator: spawns, lists, describes, then stops cleanly at the end of input', async () => {
@@ -94,5 +94,24 @@ describe('signals', () => {
     const result = await swarmd.exited()
     expect(result.code).toBe(0)
     expect(result.stderr).toContain('interrupted: stopping')
+  })
+
+  it('SIGTERM stops a real child process (exec) and leaves none behind', async () => {
+    const swarmd = start(['exec -- sh -c "echo pid=$$; exec sleep 30"'])
+    const [, pid] = (await swarmd.waitFor(/\[exec\] pid=(\d+)/)) as unknown as [string, string]
+    expect(processAlive(Number(pid))).toBe(true)
+    swarmd.child.kill('SIGTERM')
+    const result = await swarmd.exited()
+    expect(result.code).toBe(0)
+    expect(await waitUntilGone([Number(pid)])).toEqual([])
+  })
+})
+
+describe('a stage that fails while running', () => {
+  it('prints the stage name and its error, exit 1', async () => {
+    const result = await run(['exec -- sh -c "echo about to fail; exit 3"'], { input: undefined })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('[exec] about to fail')
+    expect(result.stderr).toMatch(/\[exec\] error: .*exited with code 3/)
   })
 })

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Run, run, start, tempDir } from './helpers.ts'
+import { type Run, run, start, tempDir, waitUntilGone } from './helpers.ts'
 
 const servers: Run[] = []
 afterEach(async () => {
@@ -20,15 +20,6 @@ function childrenOf(pid: number): number[] {
       .filter((n) => n > 0)
   } catch {
     return [] // ps exits 1 when there are none
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
   }
 }
 
@@ -60,9 +51,7 @@ describe.each([
     expect(result.code).toBe(0)
     expect(result.stderr).toMatch(/stopping 2 stage\(s\), last first: done/)
     // Its helper processes (esbuild under tsx) end when it does; allow them a bounded moment.
-    const deadline = Date.now() + 5_000
-    while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-    expect(children.filter(alive)).toEqual([])
+    expect(await waitUntilGone(children)).toEqual([])
     if (transport === 'unix') expect(existsSync(join(dir.path, 'swarmd.sock'))).toBe(false)
   })
 })
