@@ -11,4 +11,12 @@
  *
  * @packageDocumentation
  */
+export {
+  type Gateway,
+  type GatewayConnection,
+  type GatewayListenOptions,
+  type GatewayTargetOptions,
+  gatewayListen,
+  gatewayTarget,
+} from './gateway.ts'
 export { type TcpOptions, tcp } from './tcp.ts'
