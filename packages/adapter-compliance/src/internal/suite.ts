@@ -417,17 +417,20 @@ export function runAdapterCompliance(setup: AdapterTestSetup): void {
         'Connect gives a byte stream',
         async () => {
           const { client } = await instance()
-          let target = client
-          if (capabilities.spawn) {
-            target = (await spawnChild(client)).child
-            if (capabilities.startStop) await target.start()
+          // Connect reaches a running thing: a spawned child (when the adapter spawns) or the
+          // instance, started first when the adapter starts and stops things.
+          const target = capabilities.spawn ? (await spawnChild(client)).child : client
+          if (capabilities.startStop) await target.start()
+          try {
+            const stream = await target.connect()
+            expect(
+              isByteStream(stream) || isAttachment(stream),
+              'Connect answers a byte stream or attachment',
+            ).toBe(true)
+            await closeStream(stream)
+          } finally {
+            if (capabilities.startStop) await target.stop().catch(() => {})
           }
-          const stream = await target.connect()
-          expect(
-            isByteStream(stream) || isAttachment(stream),
-            'Connect answers a byte stream or attachment',
-          ).toBe(true)
-          await closeStream(stream)
         },
         capabilities.spawn ? flag('connect') : needAll(flag('connect'), need('Connect')),
       )
