@@ -12,6 +12,8 @@ import type { Session, SessionOptions } from './types.ts'
 
 /** Options of {@link connect}. */
 export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
+  /** Cancels the dial and the handshake (not the session once it is up; use `session.abort()`). */
+  signal?: AbortSignal
   /** Transports to choose from by URL scheme. `memory://` needs none. Default: []. */
   transports?: readonly Transport[]
   /** Passed to the transport's `dial` (TLS material, headers, ...). */
@@ -75,8 +77,16 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   const target = toUrl(url)
   if (target.protocol === 'memory:') return dialMemory(target)
   const transport = pick(target, options.transports)
-  const link = await transport.dial(target, { ...options.dialOptions, signal: options.signal })
-  return createSession(link, { ...options, role: 'client' })
+  const signal = options.signal
+  const link = await transport.dial(target, { ...options.dialOptions, signal })
+  // The signal bounds the dial and the handshake only; the session lives on after it.
+  const onAbort = () => link.destroy(new Error('connect was aborted'))
+  signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await createSession(link, { ...options, signal: undefined, role: 'client' })
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
 }
 
 /**
@@ -105,7 +115,7 @@ export async function listen(
     const transport = pick(target, options.transports)
     const links = await transport.listen(target, { ...options.listenOptions, signal: options.signal })
     listenUrl = links.url
-    const sessionOptions: SessionOptions = { ...options, role: 'server' }
+    const sessionOptions: SessionOptions = { ...options, signal: undefined, role: 'server' }
     const loop = (async () => {
       try {
         for await (const link of links) {

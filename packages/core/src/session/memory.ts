@@ -3,9 +3,15 @@
  * {@link pipe}s, so messages (and the channel ends and streams inside them) pass by reference with
  * no encoding at all.
  */
-import type { OperationOptions, Receiver, Sender } from '../channel.ts'
-import { ChannelClosedError, InvalidArgumentError, SessionClosedError, UnavailableError } from '../errors.ts'
-import { pipe } from '../pipe.ts'
+import { type OperationOptions, RECEIVER, type Receiver, SENDER, type Sender } from '../channel.ts'
+import {
+  ChannelAbortedError,
+  ChannelClosedError,
+  InvalidArgumentError,
+  SessionClosedError,
+  UnavailableError,
+} from '../errors.ts'
+import { pipe, receiverIterator } from '../pipe.ts'
 import type { PeerInfo } from '../transport.ts'
 import type { Session } from './types.ts'
 
@@ -14,11 +20,47 @@ class MemoryLink {
   readonly senders = new Set<Sender<unknown>>()
   readonly receivers = new Set<Receiver<unknown>>()
   ended = false
+  error: Error | undefined
 
-  kill(reason: unknown): void {
+  kill(reason: Error): void {
     this.ended = true
+    this.error = reason
     for (const sender of this.senders) sender.abort(reason)
     for (const receiver of this.receivers) receiver.cancel(reason)
+  }
+}
+
+/** Maps the errors of a killed in-memory session to SessionClosedError, as a wire session does. */
+function guardReceiver<T>(inner: Receiver<T>, link: MemoryLink): Receiver<T> {
+  const mapError = (error: unknown): never => {
+    if (link.error && error instanceof ChannelAbortedError && error.reason === link.error) throw link.error
+    throw error
+  }
+  const receiver: Receiver<T> = {
+    [RECEIVER]: true,
+    receive: (options) => inner.receive(options).catch(mapError),
+    cancel: (reason) => inner.cancel(reason),
+    [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
+    [Symbol.asyncIterator]: () => receiverIterator(receiver),
+  }
+  return receiver
+}
+
+function guardSender<T>(inner: Sender<T>, link: MemoryLink): Sender<T> {
+  const mapError = (error: unknown): never => {
+    if (link.error && (error instanceof ChannelAbortedError || error instanceof ChannelClosedError))
+      throw link.error
+    throw error
+  }
+  return {
+    [SENDER]: true,
+    send: (value, options) => inner.send(value, options).catch(mapError),
+    close: () => inner.close(),
+    abort: (reason) => inner.abort(reason),
+    get closed() {
+      return inner.closed
+    },
+    [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
   }
 }
 
@@ -29,6 +71,7 @@ class MemorySession implements Session {
   private resolveClosed!: (error: Error | undefined) => void
   readonly closed: Promise<Error | undefined> = new Promise((resolve) => (this.resolveClosed = resolve))
   private done = false
+  private readonly opened = new Set<Sender<unknown>>()
 
   constructor(
     readonly peer: PeerInfo,
@@ -41,13 +84,21 @@ class MemorySession implements Session {
     const [rx, tx] = pipe<T>()
     this.link.senders.add(tx as Sender<unknown>)
     this.link.receivers.add(rx as Receiver<unknown>)
-    tx.closed.then(() => this.link.senders.delete(tx as Sender<unknown>))
-    void this.other.incoming[1].send(rx as Receiver<unknown>).catch(() => rx.cancel())
-    return tx
+    this.opened.add(tx as Sender<unknown>)
+    tx.closed.then(() => {
+      this.link.senders.delete(tx as Sender<unknown>)
+      this.opened.delete(tx as Sender<unknown>)
+    })
+    const guarded = guardReceiver(rx, this.link)
+    void this.other.incoming[1].send(guarded as Receiver<unknown>).catch(() => rx.cancel())
+    return guardSender(tx, this.link)
   }
 
   accept<T = unknown>(options?: OperationOptions): Promise<Receiver<T>> {
-    return this.incoming[0].receive(options) as Promise<Receiver<T>>
+    return this.incoming[0].receive(options).catch((error: unknown) => {
+      if (this.link.error && error instanceof ChannelAbortedError) throw this.link.error
+      throw error
+    }) as Promise<Receiver<T>>
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Receiver> {
@@ -64,6 +115,8 @@ class MemorySession implements Session {
 
   async close(): Promise<void> {
     if (this.done) return
+    // Like a wire session: the channels this side opened end after what was sent on them.
+    for (const tx of this.opened) void tx.close()
     this.end(undefined)
     this.other.end(undefined)
   }

@@ -753,6 +753,7 @@ export class WireSession implements Session {
   private nextId: number
   private highestLocalId = 0
   private highestPeerId = 0
+  private readonly peerFinished = new Set<number>()
   pendingRefs = 0
   private readonly topLevel = new Set<OutChannel>()
 
@@ -1362,6 +1363,9 @@ export class WireSession implements Session {
 
   private onLinkData(chunk: Uint8Array, _fds?: number[]): void {
     if (this.ended) return
+    // A Node Buffer's subarrays are Buffers: hand the codec plain Uint8Arrays.
+    if (chunk.constructor !== Uint8Array)
+      chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     this.lastReceived = Date.now()
     this.pingOutstanding = false
     if (this.pendingInSize > 0) {
@@ -1512,15 +1516,24 @@ export class WireSession implements Session {
       case FrameType.Open:
         this.onOpen(id, payload)
         return
-      case FrameType.End:
+      case FrameType.End: {
         if (payload.byteLength !== 0)
           throw new ProtocolError(`END frame with a ${payload.byteLength}-byte payload (must be empty)`)
-        this.stream(id, 'END')?.onEnd()
+        const stream = this.stream(id, 'END')
+        if (stream) {
+          stream.onEnd()
+          this.finishedByPeer(id)
+        }
         return
+      }
       case FrameType.Reset: {
         if (payload.byteLength < 4) throw new ProtocolError('RESET frame shorter than its 4-byte error code')
         const { code, reason } = decodeCodeReason(payload)
-        this.stream(id, 'RESET')?.onReset(code, reason)
+        const stream = this.stream(id, 'RESET')
+        if (stream) {
+          stream.onReset(code, reason)
+          this.finishedByPeer(id)
+        }
         return
       }
       case FrameType.Credit: {
@@ -1573,9 +1586,22 @@ export class WireSession implements Session {
     const stream = this.streams.get(id)
     if (stream) return stream
     if (id === 0) throw new ProtocolError(`the peer sent ${what} on stream 0`)
+    if ((what === 'DATA' || what === 'END') && this.peerFinished.has(id)) {
+      throw new ProtocolError(`the peer sent ${what} on stream ${id} after it had ended that stream itself`)
+    }
     const highest = this.isLocalId(id) ? this.highestLocalId : this.highestPeerId
     if (id > highest) throw new ProtocolError(`the peer sent ${what} on stream ${id}, which does not exist`)
     return undefined
+  }
+
+  /** Remembers (a bounded number of) streams the peer itself ended: DATA on them afterwards is a protocol error. */
+  private finishedByPeer(id: number): void {
+    if (this.streams.has(id)) return
+    this.peerFinished.add(id)
+    if (this.peerFinished.size > 4096) {
+      const oldest = this.peerFinished.values().next().value
+      if (oldest !== undefined) this.peerFinished.delete(oldest)
+    }
   }
 
   private onOpen(id: number, payload: Uint8Array): void {
@@ -1613,6 +1639,14 @@ export class WireSession implements Session {
     if (this.ended) return
     if (this.state === 'handshake') {
       this.fail(new HandshakeError('the peer closed the connection during the handshake'))
+      return
+    }
+    if (this.pendingInSize > 0) {
+      this.fail(
+        new ProtocolError(
+          `the connection ended in the middle of a frame (${this.pendingInSize} bytes of it arrived)`,
+        ),
+      )
       return
     }
     if (this.peerClosing) {
@@ -1713,7 +1747,7 @@ function sinkNode(bytes: ByteStreamEnd, target: Writable): void {
       target.write(chunk, () => done())
     },
     end: () => target.end(),
-    error: (error) => target.destroy(error),
+    error: (error) => destroyQuietly(target, error),
   }
   target.on('error', (error) => bytes.reset(error))
 }
@@ -1763,6 +1797,16 @@ function bindFile(bytes: ByteStreamEnd, handle: FileHandleLike): void {
     bytes.reset(new Error('this file handle cannot be read as a stream'))
   }
   void isFileHandle
+}
+
+/**
+ * Destroys a Node stream with `error` only if someone listens for errors: a stream the application
+ * holds but never attached to must not crash the process with an unhandled 'error' event.
+ */
+function destroyQuietly(stream: Readable | Writable, error: Error): void {
+  if (stream.destroyed) return
+  if (stream.listenerCount('error') > 0) stream.destroy(error)
+  else stream.destroy()
 }
 
 /** Makes the object the receiving application gets for a byte stream reference. */
@@ -1832,7 +1876,7 @@ function makeProxyStream(bytes: ByteStreamEnd, flags: number, node: NodeStreamMo
         else deferred.push(done)
       },
       end: () => target.push(null),
-      error: (error) => target.destroy(error),
+      error: (error) => destroyQuietly(target, error),
     }
   }
   return stream

@@ -1,0 +1,39 @@
+/** A plain TCP transport from node:net + duplexLink, so the suite can run before transport-tcp exists. */
+import { once } from 'node:events'
+import net from 'node:net'
+import { duplexLink, type Link, type LinkListener, pipe, type Transport } from '@libswarm/core'
+
+export function netTransport(): Transport {
+  return {
+    name: 'net',
+    schemes: ['tcp'],
+    async dial(url) {
+      const socket = net.connect(Number(url.port), url.hostname)
+      await once(socket, 'connect')
+      return duplexLink(socket, { transport: 'tcp', address: `${url.hostname}:${url.port}` })
+    },
+    async listen(url) {
+      const [links, push] = pipe<Link>({ highWaterMark: 1024 })
+      const server = net.createServer((socket) => {
+        push
+          .send(
+            duplexLink(socket, { transport: 'tcp', address: `${socket.remoteAddress}:${socket.remotePort}` }),
+          )
+          .catch(() => socket.destroy())
+      })
+      server.listen(Number(url.port || 0), url.hostname)
+      await once(server, 'listening')
+      const port = (server.address() as net.AddressInfo).port
+      const listener: LinkListener = {
+        url: new URL(`tcp://${url.hostname}:${port}`),
+        close: async () => {
+          server.close()
+          await push.close()
+        },
+        [Symbol.asyncDispose]: () => listener.close(),
+        [Symbol.asyncIterator]: () => links[Symbol.asyncIterator](),
+      }
+      return listener
+    },
+  }
+}
