@@ -421,7 +421,9 @@ class DockerApi {
       names.map(async (name) => {
         try {
           const child = await this.#attach(name, signal)
-          return toInspect(name, await child.get([], { signal }))
+          const inspect = toInspect(name, await child.get([], { signal }))
+          // List each child under the name Ls gave it (an aggregate's MEMBER:NAME says where it lives).
+          return inspect.Name === `/${name}` ? inspect : { ...inspect, Name: `/${name}` }
         } catch (error) {
           // Gone between Ls and Attach: skip it.
           if (isLibswarmError(error, 'NOT_FOUND')) return undefined

@@ -1,0 +1,74 @@
+import { backend as simulator } from '@libswarm/adapter-simulator'
+import { BackendRegistry, Client, NotFoundError } from '@libswarm/core'
+import { describe, expect, it } from 'vitest'
+import { backend, memberSpecs } from '../src/index.ts'
+
+async function twoHosts() {
+  const controller = new AbortController()
+  const registry = new BackendRegistry([backend, simulator])
+  const service = await registry.spawn(
+    ['aggregate', 'east=simulator --log-interval 50 web', 'west=simulator db'],
+    {
+      signal: controller.signal,
+    },
+  )
+  return { client: new Client(service, { timeout: 5000 }), controller }
+}
+
+describe('aggregate', () => {
+  it('names members from NAME=SPEC or the backend name', () => {
+    expect(memberSpecs(['a=simulator x', 'simulator', 'simulator'])).toEqual([
+      { name: 'a', spec: 'simulator x' },
+      { name: 'simulator', spec: 'simulator' },
+      { name: 'simulator-2', spec: 'simulator' },
+    ])
+    expect(() => memberSpecs([])).toThrow(/at least one member/)
+  })
+
+  it('lists both members children, each name saying where it lives', async () => {
+    const { client, controller } = await twoHosts()
+    expect(await client.ls()).toEqual(['east:web', 'west:db'])
+    controller.abort()
+  })
+
+  it('routes Attach to the owner, by qualified or bare name', async () => {
+    const { client, controller } = await twoHosts()
+    const east = await client.attach('east:web')
+    expect(await east.instance.get()).toMatchObject({ name: 'web' })
+    east.output.cancel()
+    const bare = await client.attach('db')
+    expect(await bare.instance.get()).toMatchObject({ name: 'db' })
+    bare.output.cancel()
+    await expect(client.attach('nowhere')).rejects.toBeInstanceOf(NotFoundError)
+    controller.abort()
+  })
+
+  it('spawns round robin, or on the member asked for', async () => {
+    const { client, controller } = await twoHosts()
+    await client.spawn(['--name', 'one', 'bb'])
+    await client.spawn(['--name', 'two', 'bb'])
+    await client.spawn(['--on=west', '--name', 'three', 'bb'])
+    expect(await client.ls()).toEqual(['east:one', 'east:web', 'west:db', 'west:three', 'west:two'])
+    await expect(client.spawn(['--on=north', 'bb'])).rejects.toThrow(/no such member/)
+    controller.abort()
+  })
+
+  it('merges Watch streams from both members', async () => {
+    const { client, controller } = await twoHosts()
+    const events = await client.watch()
+    const east = await client.attach('east:web')
+    const west = await client.attach('west:db')
+    await east.instance.start()
+    await west.instance.start()
+    const seen = new Set<string>()
+    while (seen.size < 2) {
+      const event = await events.receive({ signal: AbortSignal.timeout(5000) })
+      if (event.type === 'start') seen.add(event.name)
+    }
+    expect([...seen].sort()).toEqual(['east:web', 'west:db'])
+    events.cancel()
+    east.output.cancel()
+    west.output.cancel()
+    controller.abort()
+  })
+})
