@@ -4,7 +4,14 @@
  * near side receives the proxy. Returns a reason string when the session layer lacks what is needed.
  */
 import { createServer, connect as netConnect, type Socket } from 'node:net'
-import type { Link, PeerInfo, Receiver, Sender, Service } from '../src/index.ts'
+import {
+  type Link,
+  type PeerInfo,
+  type Receiver,
+  reference,
+  type Sender,
+  type Service,
+} from '../src/index.ts'
 import type { Exposed } from './services-fixture.ts'
 
 interface SessionLike {
@@ -45,7 +52,7 @@ export function sessionPair(mod: Record<string, unknown>): string | ((service: S
       createSession(duplexLink(serverSocket, { transport: 'tcp', address: 'client' }), { role: 'server' }),
     ])
     const carrier = far.open<Service>()
-    await carrier.send(service)
+    await carrier.send(reference(service))
     const incoming = await near.accept<Service>({ signal: AbortSignal.timeout(5_000) })
     const proxy = await incoming.receive({ signal: AbortSignal.timeout(5_000) })
     return {

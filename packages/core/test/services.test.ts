@@ -10,6 +10,7 @@ import {
   NotImplementedError,
   pipe,
   RemoteError,
+  reference,
   Server,
   type Service,
   TimeoutError,
@@ -187,6 +188,25 @@ describe.each(variants)('Server and Client ($name)', (variant) => {
         })
       })
       expect(watchSignal?.aborted).toBe(true)
+    },
+  )
+
+  it.skipIf(variant.skip)(
+    'a caller closing an attached or spawned child releases only its reference',
+    async () => {
+      const child = new Server({ onGet: () => 'alive' })
+      let closed = false
+      child.closed.then(() => (closed = true))
+      const client = await expose(new Server({ onAttach: () => child, onSpawn: () => child }))
+      const first = await client.attach('x')
+      first.output.cancel()
+      await first.instance.close()
+      const spawned = await client.spawn()
+      await spawned.close()
+      const second = await client.attach('x')
+      expect(await second.instance.get()).toBe('alive')
+      expect(closed).toBe(false)
+      await expect(first.instance.get()).rejects.toThrow()
     },
   )
 
@@ -381,6 +401,20 @@ describe('Server in memory only', () => {
     await expect(events.receive({ signal: bounded() })).rejects.toThrow(/ended/)
     await expect(new Client(server).ls()).rejects.toThrow(/closed service/)
     expect(hub.size).toBe(0)
+  })
+
+  it('reference(): close and abort end the reference, never the service', async () => {
+    const target = new Server({ onGet: () => 1 })
+    const ref = reference(target)
+    expect(await new Client(ref, { timeout: T }).get()).toBe(1)
+    ref.abort('done')
+    await ref.closed
+    await expect(new Client(ref).get()).rejects.toThrow(/closed service reference/)
+    expect(await new Client(target, { timeout: T }).get()).toBe(1)
+    const other = reference(target)
+    await target.close()
+    await expect(new Client(other).get()).rejects.toThrow(/closed service/)
+    await other.closed
   })
 
   it('passes the peer from send options to the handler context', async () => {

@@ -5,7 +5,7 @@
  * wire protocol.
  */
 import { createServer, connect as netConnect, type Socket } from 'node:net'
-import { createSession, duplexLink, type Service } from '@libswarm/core'
+import { createSession, duplexLink, reference, type Service } from '@libswarm/core'
 
 /** A service reached through a session, and how to tear the session down. */
 export interface OverSession {
@@ -39,7 +39,7 @@ export async function overSession(service: Service, timeout: number): Promise<Ov
       }),
     ])
     const carrier = far.open<Service>()
-    await carrier.send(service, { signal: AbortSignal.timeout(timeout) })
+    await carrier.send(reference(service), { signal: AbortSignal.timeout(timeout) })
     const incoming = await near.accept<Service>({ signal: AbortSignal.timeout(timeout) })
     const proxy = await incoming.receive({ signal: AbortSignal.timeout(timeout) })
     return {

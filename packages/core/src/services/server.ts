@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../errors.ts'
 import type { Attachment, ByteStream } from '../streams.ts'
 import { Dispatcher } from './internal/dispatcher.ts'
 import { pump } from './internal/pump.ts'
+import { reference } from './reference.ts'
 import { notImplementedMessage, replyAck, replyAndClose } from './reply.ts'
 import type { CallContext, Message, Service, ServiceOptions, Verb, WatchEvent } from './types.ts'
 
@@ -19,8 +20,8 @@ export type AttachResult = Service | { instance: Service; output?: AsyncIterable
  * | handler | returns | reply on `ret` |
  * |---|---|---|
  * | `onLs` | child names | `Set` args = the names, sorted |
- * | `onAttach` | the child (and optionally its output) | `Ack` with `ret` = child; then the output messages; then close |
- * | `onSpawn` | the new instance | `Ack` with `ret` = instance |
+ * | `onAttach` | the child (and optionally its output) | `Ack` with `ret` = a {@link reference} to the child; then the output messages; then close |
+ * | `onSpawn` | the new instance | `Ack` with `ret` = a {@link reference} to the instance |
  * | `onGet` | a JSON-able description | `Set` args[0] = its JSON |
  * | `onWatch` | an AsyncIterable of {@link WatchEvent} (a Receiver works) | `Ack`, then one `Set [json]` per event, until the caller closes |
  * | `onConnect` | a byte stream or attachment | `Ack` with `att` = the stream |
@@ -114,7 +115,7 @@ export class Server extends Dispatcher {
         return replyAndClose(ret, { verb: 'Set', args: [JSON.stringify(result) ?? 'null'] })
       case 'Spawn':
         if (!isSender(result)) throw new TypeError('onSpawn must return a Service (a Sender<Message>)')
-        return replyAck(ret, { ret: result as Service })
+        return replyAck(ret, { ret: reference(result as Service) })
       case 'Connect':
         if (result === undefined || result === null)
           throw new TypeError('onConnect must return a byte stream')
@@ -133,9 +134,9 @@ export class Server extends Dispatcher {
     if (!isSender(instance)) throw new TypeError('onAttach must return a Service or { instance, output }')
     const output = isSender(result) ? undefined : (result as { output?: AsyncIterable<Message> }).output
     if (!ret) return
-    if (!output) return replyAck(ret, { ret: instance })
+    if (!output) return replyAck(ret, { ret: reference(instance) })
     try {
-      await ret.send({ verb: 'Ack', args: [], ret: instance })
+      await ret.send({ verb: 'Ack', args: [], ret: reference(instance) })
     } catch {
       return
     }
