@@ -45,6 +45,9 @@ export function dockerClient(options: DockerClientOptions = {}, parsed?: Docker.
   return engine.root()
 }
 
+/** How long what Attach read may answer the first Get, in ms. */
+const PREFETCH_MS = 50
+
 const ATTACH_USAGE = 'expected Attach NAME [--logs | --follow] [--tail=N]'
 const STOP_USAGE = 'expected Stop [--time=SECONDS] [--rm] [--force]'
 
@@ -95,7 +98,7 @@ export class Engine {
         }
         // Attach answers only for a container that exists (NotFound otherwise).
         const info = await this.#call(() => this.docker.getContainer(name).inspect())
-        const instance = this.container(info.Id)
+        const instance = this.container(info.Id, info)
         if (!logs) return instance
         return {
           instance,
@@ -137,11 +140,27 @@ export class Engine {
   }
 
   /** The service for one container (by id). */
-  container(id: string): Service {
+  /**
+   * The service for one container (by id). `inspected`, what Attach just read, answers the first
+   * Get if it comes at once (`docker ps` through dockerserver attaches then gets every child); a
+   * Start, Stop or Set drops it.
+   */
+  container(id: string, inspected?: Docker.ContainerInspectInfo): Service {
     const container = this.docker.getContainer(id)
+    let fresh = inspected
+    const freshUntil = Date.now() + PREFETCH_MS
+    const forget = () => {
+      fresh = undefined
+    }
     return new Server({
-      onGet: () => this.#call(() => container.inspect()),
+      onGet: () => {
+        const prefetched = fresh
+        fresh = undefined
+        if (prefetched && Date.now() <= freshUntil) return prefetched
+        return this.#call(() => container.inspect())
+      },
       onStart: async () => {
+        forget()
         await this.#call(async () => {
           try {
             await container.start()
@@ -151,6 +170,7 @@ export class Engine {
         })
       },
       onStop: async (args) => {
+        forget()
         let time: number | undefined
         let remove = false
         let force = false
@@ -182,6 +202,7 @@ export class Engine {
         })
       },
       onSet: async (args) => {
+        forget()
         for (const arg of args) {
           const eq = arg.indexOf('=')
           if (arg.trimStart().startsWith('{')) {
