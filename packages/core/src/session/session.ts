@@ -76,8 +76,18 @@ const EMPTY = new Uint8Array(0)
 const SLAB_SIZE = 64 * 1024
 const COPY_LIMIT = 16 * 1024
 
+/**
+ * When queued frames are written. In Node, a nextTick queued from a promise job runs only once the
+ * whole microtask queue has drained: a burst of sends (each `await`ing a resolved promise) becomes
+ * one write, and a lone reply still leaves before the event loop turns. Elsewhere, a macrotask.
+ */
+const nodeProcess = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process
 const schedule: (fn: () => void) => void =
-  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0)
+  typeof nodeProcess?.nextTick === 'function'
+    ? (fn) => nodeProcess.nextTick!(fn)
+    : typeof setImmediate === 'function'
+      ? (fn) => setImmediate(fn)
+      : (fn) => setTimeout(fn, 0)
 
 function unref(timer: unknown): void {
   ;(timer as { unref?: () => void } | undefined)?.unref?.()
@@ -445,7 +455,33 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     this.session.release(this)
   }
 
+  /**
+   * Delivers every message straight into a local Sender (an exported Sender's stream) instead of
+   * queueing it for `receive`. Credit returns as the target accepts each message, so the target's
+   * backpressure reaches the peer; when the target stops accepting, the stream is cancelled.
+   */
+  forward(target: Sender<T>): void {
+    this.target = target
+    target.closed.then(() => {
+      if (this.state === 0) this.cancel()
+    })
+  }
+
+  private target: Sender<T> | undefined
+
   private push(entry: Entry): void {
+    const target = this.target
+    if (target) {
+      if (entry.error) {
+        target.abort(entry.error)
+        return
+      }
+      target.send(entry.value as T).then(
+        () => this.consume(entry),
+        () => this.cancel(),
+      )
+      return
+    }
     const reader = this.readers.shift()
     if (reader) {
       settle(reader)
@@ -492,6 +528,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     this.state = 1
     for (const reader of this.readers.clear()) settle(reader).reject(this.endError())
     this.release()
+    void this.target?.close()
   }
 
   onReset(code: number, reason: string): void {
@@ -500,6 +537,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     this.error = resetError(code, reason, 'receive')
     for (const reader of this.readers.clear()) settle(reader).reject(this.error)
     this.release()
+    this.target?.abort(code === ErrorCode.Abort ? reason : this.error)
   }
 
   onCredit(): void {
@@ -512,6 +550,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     this.error = error
     for (const reader of this.readers.clear()) settle(reader).reject(error)
     this.release()
+    this.target?.abort(error)
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -1214,9 +1253,7 @@ export class WireSession implements Session {
         // The peer sends; we forward into the local Sender.
         const channel = new InChannel(this, id, false)
         stream = channel
-        scope.starts.push(() => {
-          copy(value as Sender, channel).catch(() => {})
-        })
+        channel.forward(value as Sender)
         break
       }
       case RefKind.Receiver: {
