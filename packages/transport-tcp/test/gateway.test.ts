@@ -86,7 +86,13 @@ describe('TCP gateway errors', () => {
       const session = await sessions.accept({ signal: AbortSignal.timeout(5000) })
       cleanups.push(() => session.abort())
       const channel = await session.accept<GatewayConnection>({ signal: AbortSignal.timeout(5000) })
-      await gatewayTarget(channel, { port: 1, onError: (e) => (errors.push(e), notify()) })
+      await gatewayTarget(channel, {
+        port: 1,
+        onError: (e) => {
+          errors.push(e)
+          notify()
+        },
+      })
     })().catch(() => {})
     const session = await connect(sessions.url, { transports: [tcp()], signal: AbortSignal.timeout(5000) })
     cleanups.push(() => session.abort())

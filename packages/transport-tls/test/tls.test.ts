@@ -34,7 +34,10 @@ async function server(options: TlsOptions) {
   const refused = new Promise<void>((resolve) => (notify = resolve))
   const listener = await tls({
     ...options,
-    onRefused: (error, peer) => (refusals.push({ error, peer }), notify()),
+    onRefused: (error, peer) => {
+      refusals.push({ error, peer })
+      notify()
+    },
   }).listen(new URL('tls://127.0.0.1:0'))
   cleanups.push(() => listener.close())
   const waitRefused = async (ms = 5000) => {
@@ -70,7 +73,10 @@ describe.skipIf(!available)('tls transport', () => {
     expect(Number(listener.url.port)).toBeGreaterThan(0)
     const client = record(await tls({ ca: certs.ca }).dial(listener.url))
     const srv = record(await accept(listener))
-    cleanups.push(() => (client.link.destroy(), srv.link.destroy()))
+    cleanups.push(() => {
+      client.link.destroy()
+      srv.link.destroy()
+    })
     expect(srv.link.peer.transport).toBe('tls')
     expect(srv.link.peer.identity).toBeUndefined()
     client.link.write(new TextEncoder().encode('hello over tls'))
@@ -89,7 +95,10 @@ describe.skipIf(!available)('tls transport', () => {
     const { listener } = await server({ ...certs.server, ca: certs.ca, requireClientCert: true })
     const client = record(await tls({ ca: certs.ca, ...certs.client }).dial(listener.url))
     const srv = record(await accept(listener))
-    cleanups.push(() => (client.link.destroy(), srv.link.destroy()))
+    cleanups.push(() => {
+      client.link.destroy()
+      srv.link.destroy()
+    })
     const identity = srv.link.peer.identity as TlsIdentity
     expect(identity.subject.CN).toBe('worker-1')
     expect(identity.subject.O).toBe('swarm')
@@ -215,7 +224,10 @@ describe.skipIf(!available)('tls transport', () => {
       }),
       sessions.accept({ signal: AbortSignal.timeout(5000) }),
     ])
-    cleanups.push(() => (client.abort(), srv.abort()))
+    cleanups.push(() => {
+      client.abort()
+      srv.abort()
+    })
     expect((srv.peer.identity as TlsIdentity).subject.CN).toBe('worker-1')
     const tx = client.open<{ hello: string }>()
     const rx = await srv.accept<{ hello: string }>({ signal: AbortSignal.timeout(5000) })

@@ -75,7 +75,8 @@ export class FdLink implements Link {
   }
 
   write(chunk: Uint8Array, fds?: number[]): boolean {
-    if (this.#done || this.#ending) return false
+    // Like duplexLink: after end/destroy, writes are dropped and never ask the caller to wait.
+    if (this.#done || this.#ending) return true
     if (fds !== undefined && fds.length > 0) {
       if (chunk.byteLength === 0) {
         throw new InvalidArgumentError(
@@ -120,7 +121,8 @@ export class FdLink implements Link {
     if (this.#done) return
     this.#finish()
     const handlers = this.#handlers
-    if (handlers) queueMicrotask(() => handlers.close())
+    // Like a Node socket: `close` comes on a later tick, never inside the destroy() call.
+    if (handlers) setImmediate(() => handlers.close())
   }
 
   pause(): void {
