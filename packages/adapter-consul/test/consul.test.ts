@@ -67,6 +67,8 @@ describe('consul adapter against the fake agent', () => {
   })
 
   it('Watch on a service reports instances created, going critical, and deleted', async () => {
+    await expect(consul.attach('api')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await consul.spawn(['api', '--id=api-0', '--ttl=10s'])
     const { instance: service } = await consul.attach('api')
     const events = await service.watch()
     const api = await consul.spawn(['api', '--id=api-1', '--ttl=10s'])
@@ -92,10 +94,11 @@ describe('consul adapter against the fake agent', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
     try {
       const url = `http://127.0.0.1:${(probe.address() as { port: number }).port}/health`
+      await consul.spawn(['db', '--id=db-1', `--http=${url}`, '--interval=100ms'])
       const { instance: service } = await consul.attach('db')
       const events = await service.watch()
-      await consul.spawn(['db', '--id=db-1', `--http=${url}`, '--interval=100ms'])
-      await until(events, (e) => e.status === 'passing')
+      const { instances } = await service.get<{ instances: { status: string }[] }>()
+      if (instances[0]?.status !== 'passing') await until(events, (e) => e.status === 'passing')
       healthy = false
       expect(await until(events, (e) => e.type === 'change' && e.status === 'critical')).toMatchObject({
         name: 'db-1',

@@ -109,6 +109,7 @@ export class FakeConsul {
   private failPath = ''
 
   constructor(readonly options: { token?: string } = {}) {
+    this.addConsulService()
     this.server = createServer((request, response) => {
       this.handle(request, response).catch((error) => {
         response.statusCode = 500
@@ -148,7 +149,22 @@ export class FakeConsul {
     this.kv.clear()
     this.tables.clear()
     this.index = 1
+    this.addConsulService()
     this.bump(['services', 'kv'])
+  }
+
+  /** The `consul` service that a real cluster's servers register for themselves. */
+  private addConsulService(): void {
+    this.services.set('consul', {
+      ID: 'consul',
+      Service: 'consul',
+      Tags: [],
+      Address: '',
+      Port: 8300,
+      Meta: {},
+      CreateIndex: this.index,
+      ModifyIndex: this.index,
+    })
   }
 
   /** Resolves once a blocking query on `path` waits for an index past `index` (at once if one does). */
@@ -226,7 +242,7 @@ export class FakeConsul {
     let match: RegExpExecArray | null
     if (method === 'GET' && path === '/v1/catalog/services') {
       return this.blocking(request, response, q, 'services', () => {
-        const out: Record<string, string[]> = { consul: [] }
+        const out: Record<string, string[]> = {}
         for (const s of this.services.values())
           out[s.Service] = [...new Set([...(out[s.Service] ?? []), ...s.Tags])]
         return out

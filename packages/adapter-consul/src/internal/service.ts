@@ -326,9 +326,19 @@ export function consulService(consul: ConsulContext, options: { fallback?: Servi
         })
         return Object.keys(response.body ?? {})
       },
-      onAttach(args) {
+      async onAttach(args, context) {
         const name = args[0]
         if (!name) throw new InvalidArgumentError('[adapter-consul] Attach needs a service name: Attach NAME')
+        const response = await consul.api.request<unknown[]>(
+          'GET',
+          `/v1/catalog/service/${encodeURIComponent(name)}`,
+          { signal: context.signal },
+        )
+        if (response.status === 404 || !Array.isArray(response.body) || response.body.length === 0) {
+          throw new NotFoundError(
+            `[adapter-consul] no service "${name}" in the catalog; Ls lists the services`,
+          )
+        }
         return catalogServiceNode(consul, name)
       },
       async onSpawn(args) {

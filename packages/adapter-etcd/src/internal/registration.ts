@@ -85,6 +85,17 @@ export class Registration {
     }, delay)
   }
 
+  /** Writes the value again under the current lease (while running). */
+  async refresh(): Promise<void> {
+    const lease = this.#lease
+    if (this.#state !== 'running' || !lease) return
+    try {
+      await lease.put(this.key).value(this.value)
+    } catch (error) {
+      throw etcdError(error, `writing "${this.key}"`, this.#where)
+    }
+  }
+
   /** Revokes the lease, so the key is deleted now. Idempotent. */
   async stop(): Promise<void> {
     clearTimeout(this.#retry)

@@ -82,7 +82,21 @@ export function nodeService(
         const name = args[0]
         if (name === undefined)
           throw new InvalidArgumentError('[adapter-etcd] Attach needs a key name: Attach NAME')
-        return nodeService(tree, childKey(path, name))
+        const key = childKey(path, name)
+        let exists: boolean
+        try {
+          exists =
+            (await tree.client.get(key).exists()) ||
+            (await tree.client.getAll().prefix(`${key}/`).limit(1).keys()).length > 0
+        } catch (error) {
+          throw etcdError(error, `Attach "${key}"`, tree.where)
+        }
+        if (!exists) {
+          throw new NotFoundError(
+            `[adapter-etcd] no key "${key}" (nor keys under it) in etcd at ${tree.where}; Set it first, or Watch the parent to see it appear`,
+          )
+        }
+        return nodeService(tree, key)
       },
       async onGet() {
         let value: string | null
@@ -157,9 +171,12 @@ export function registrationService(tree: TreeContext, registration: Registratio
   tree.registrations.add(registration)
   const server = new Server(
     {
+      // Start holds the key under a live lease, and writes the value again (a put event) even when
+      // it already does: "make sure it is registered, now".
       async onStart() {
         tree.registrations.add(registration)
-        await registration.start()
+        if (registration.state === 'stopped') await registration.start()
+        else await registration.refresh()
       },
       async onStop() {
         tree.registrations.delete(registration)
