@@ -379,6 +379,26 @@ describe('Server in memory only', () => {
     await server.close()
   })
 
+  it('open Watch and Attach streams do not hold a concurrency slot', async () => {
+    const hub = new WatchHub()
+    const [output] = pipe<Message>()
+    const server = new Server(
+      {
+        onWatch: (_a, context) => hub.subscribe(context.signal),
+        onAttach: () => ({ instance: server, output }),
+        onGet: () => 'still answering',
+      },
+      { maxConcurrency: 1 },
+    )
+    const client = new Client(server, { timeout: T })
+    const watches = await Promise.all([client.watch(), client.watch()])
+    const attached = await client.attach('x')
+    expect(await client.get()).toBe('still answering')
+    for (const events of watches) events.cancel()
+    attached.output.cancel()
+    await server.close()
+  })
+
   it('a malformed message with a ret answers InvalidArgument; without one, send rejects', async () => {
     const server = new Server({})
     const [replies, ret] = pipe<Message>()

@@ -84,7 +84,7 @@ export class Server extends Dispatcher {
   readonly #fallback: Service | undefined
 
   constructor(handlers: ServerHandlers = {}, options: ServerOptions = {}) {
-    super((message, context) => this.#route(message, context), options)
+    super((message, context, release) => this.#route(message, context, release), options)
     this.#handlers = handlers
     this.#fallback = options.fallback
   }
@@ -98,7 +98,7 @@ export class Server extends Dispatcher {
     return typeof (this.#handlers as Record<string, unknown>)[`on${verb}`] === 'function'
   }
 
-  async #route(message: Message, context: CallContext): Promise<void> {
+  async #route(message: Message, context: CallContext, release: () => void): Promise<void> {
     const handlers = this.#handlers
     const handler = (handlers as Record<string, TypedHandler | undefined>)[`on${message.verb}`]
     const ret = message.ret
@@ -121,15 +121,20 @@ export class Server extends Dispatcher {
           throw new TypeError('onConnect must return a byte stream')
         return replyAck(ret, { att: result as ByteStream | Attachment })
       case 'Attach':
-        return this.#attach(result as AttachResult, ret, context)
+        return this.#attach(result as AttachResult, ret, context, release)
       case 'Watch':
-        return this.#watch(result as AsyncIterable<WatchEvent>, ret, context)
+        return this.#watch(result as AsyncIterable<WatchEvent>, ret, context, release)
       default:
         return replyAck(ret)
     }
   }
 
-  async #attach(result: AttachResult, ret: Service | undefined, context: CallContext): Promise<void> {
+  async #attach(
+    result: AttachResult,
+    ret: Service | undefined,
+    context: CallContext,
+    release: () => void,
+  ): Promise<void> {
     const instance = isSender(result) ? (result as Service) : result?.instance
     if (!isSender(instance)) throw new TypeError('onAttach must return a Service or { instance, output }')
     const output = isSender(result) ? undefined : (result as { output?: AsyncIterable<Message> }).output
@@ -140,6 +145,7 @@ export class Server extends Dispatcher {
     } catch {
       return
     }
+    release() // the output stream must not hold a concurrency slot
     await pump(output, ret, (message) => message, context.signal)
   }
 
@@ -147,6 +153,7 @@ export class Server extends Dispatcher {
     events: AsyncIterable<WatchEvent>,
     ret: Service | undefined,
     context: CallContext,
+    release: () => void,
   ): Promise<void> {
     if (!events || typeof events[Symbol.asyncIterator] !== 'function') {
       throw new TypeError('onWatch must return an AsyncIterable of WatchEvent')
@@ -157,6 +164,7 @@ export class Server extends Dispatcher {
     } catch {
       return
     }
+    release() // the event stream must not hold a concurrency slot
     await pump(
       events,
       ret,

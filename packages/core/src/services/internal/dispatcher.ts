@@ -16,8 +16,12 @@ import {
   VERBS,
 } from '../types.ts'
 
-/** Handles one message. Answering on `message.ret` is its job; a throw is answered with `Error`. */
-export type Run = (message: Message, context: CallContext) => unknown
+/**
+ * Handles one message. Answering on `message.ret` is its job; a throw is answered with `Error`.
+ * `release()` frees the call's concurrency slot early (a stream that keeps running after its
+ * answer, such as Watch, must not block other calls).
+ */
+export type Run = (message: Message, context: CallContext, release: () => void) => unknown
 
 /** Default of {@link ServiceOptions.maxConcurrency}. */
 export const DEFAULT_MAX_CONCURRENCY = 64
@@ -51,7 +55,10 @@ export class Dispatcher implements Sender<Message> {
   readonly #waiters: SlotWaiter[] = []
   /** In-flight calls' controllers, aborted together when the service ends. */
   readonly #calls = new Set<AbortController>()
+  /** Calls holding a concurrency slot. */
   #inflight = 0
+  /** Calls not finished yet, slot released or not (what `idle()` waits for). */
+  #streams = 0
   #open = true
   #closed: Promise<void> | undefined
   #resolveClosed: (() => void) | undefined
@@ -143,23 +150,31 @@ export class Dispatcher implements Sender<Message> {
       signal: call.signal,
       peer,
     }
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
+      this.#inflight--
+      const next = this.#waiters.shift()
+      if (next) next.resolve()
+    }
+    this.#streams++
     try {
-      await this.#run(message, context)
+      await this.#run(message, context, release)
     } catch (error) {
       if (ret) await replyError(ret, error)
       else this.#onUnanswered?.(error, message)
     } finally {
       this.#calls.delete(call)
-      this.#inflight--
-      const next = this.#waiters.shift()
-      if (next) next.resolve()
-      else if (this.#inflight === 0) this.#idle?.()
+      release()
+      this.#streams--
+      if (this.#streams === 0) this.#idle?.()
     }
   }
 
   /** Resolves when no call is in flight. */
   protected idle(): Promise<void> {
-    if (this.#inflight === 0) return Promise.resolve()
+    if (this.#streams === 0) return Promise.resolve()
     return new Promise<void>((resolve) => {
       const previous = this.#idle
       this.#idle = () => {
