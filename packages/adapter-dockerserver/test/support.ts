@@ -28,9 +28,14 @@ export interface Run {
   stderr: string
 }
 
+/** The CLI's config folder: next to the socket (inside the test dockerd's temp folder, removed with it). */
+function cliConfigDir(host: string): string {
+  return join(dirname(host.replace(/^unix:\/\//, '')), 'cli-config')
+}
+
 /** Runs `docker ARGS` against `host` (a unix:// URL), bounded by `timeoutMs`. */
 export function docker(host: string, args: string[], timeoutMs = 20_000): Promise<Run> {
-  const config = join(tmpdir(), 'libswarm-docker-cli-config')
+  const config = cliConfigDir(host)
   return new Promise((resolve) => {
     execFile(
       dockerCli()!,
@@ -54,7 +59,7 @@ export function docker(host: string, args: string[], timeoutMs = 20_000): Promis
 
 /** Starts `docker ARGS` in the background (for `events`, `logs -f`); returns it and its collected stdout. */
 export function dockerBackground(host: string, args: string[]): { child: ChildProcess; output(): string } {
-  const config = join(tmpdir(), 'libswarm-docker-cli-config')
+  const config = cliConfigDir(host)
   const child = spawn(dockerCli()!, args, {
     env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: config },
     stdio: ['ignore', 'pipe', 'pipe'],
