@@ -382,10 +382,11 @@ describe('Server in memory only', () => {
   it('open Watch and Attach streams do not hold a concurrency slot', async () => {
     const hub = new WatchHub()
     const [output] = pipe<Message>()
-    const server = new Server(
+    const child = new Server({})
+    const server: Server = new Server(
       {
         onWatch: (_a, context) => hub.subscribe(context.signal),
-        onAttach: () => ({ instance: server, output }),
+        onAttach: () => ({ instance: child, output }),
         onGet: () => 'still answering',
       },
       { maxConcurrency: 1 },
