@@ -1017,16 +1017,20 @@ export class WireSession implements Session {
   /** Ends the session with an error: every pending call rejects with it. */
   fail(error: Error, code: number = codeOf(error)): void {
     if (this.ended) return
+    const inHandshake = this.state === 'handshake'
     this.ended = true
     this.state = 'ended'
     this.error = error
     this.stopTimers()
     try {
-      this.chunks.push(
-        ...this.takeSlab(),
-        encodeFrameBytes(FrameType.GoAway, 0, encodeCodeReason(code, error.message)),
-      )
-      this.writeChunks()
+      // No frames before the handshake is done: the peer may not even speak this protocol.
+      if (!inHandshake)
+        this.chunks.push(
+          ...this.takeSlab(),
+          encodeFrameBytes(FrameType.GoAway, 0, encodeCodeReason(code, error.message)),
+        )
+      else this.chunks.push(...this.takeSlab())
+      if (this.chunks.length) this.writeChunks()
     } catch {}
     try {
       // end() flushes the GOAWAY; destroy() follows in case the peer never closes its side.
