@@ -2,7 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
-import { type BackendContext, Client, type Message, pipe, type Service } from '@libswarm/core'
+import { type BackendContext, Client, type Message, notImplemented, pipe, type Service } from '@libswarm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backend, forwardPort, SshConnection } from '../src/index.ts'
 import { Sshd, sshdMissing } from './sshd.ts'
@@ -13,7 +13,7 @@ function context(out?: Service): BackendContext & { abort(): void; logs: string[
   const controller = new AbortController()
   const logs: string[] = []
   return {
-    out: out ?? (pipe<Message>()[1] as Service),
+    out: out ?? notImplemented,
     signal: controller.signal,
     log: (line) => logs.push(line),
     spawn: () => Promise.reject(new Error('unused')),
@@ -128,6 +128,17 @@ describe.skipIf(missing)(`ssh adapter against a real sshd${missing ? ` (skipped:
       cat.write('round trip\n')
       expect(await readUntil(cat, /round trip/)).toBe('round trip\n')
       cat.end()
+      // Connect on a spawned command: its stdin and stdout.
+      const job = await host.spawn(['--name=catter', 'cat'])
+      await expect(job.connect()).rejects.toMatchObject({ code: 'CONFLICT' })
+      await job.start()
+      const stdio = (await job.connect()) as Duplex
+      stdio.write('to the job\n')
+      expect(await readUntil(stdio, /to the job/)).toBe('to the job\n')
+      const events = await job.watch()
+      stdio.end() // closes its stdin: cat exits by itself
+      const stop = await events.receive({ signal: AbortSignal.timeout(5000) })
+      expect(stop).toMatchObject({ type: 'stop', exitCode: 0, stopped: false })
     } finally {
       ctx.abort()
     }

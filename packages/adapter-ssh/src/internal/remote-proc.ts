@@ -1,3 +1,4 @@
+import { Duplex } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import { ConflictError, type Message, type Receiver, type WatchEvent, WatchHub } from '@libswarm/core'
 import type { ClientChannel } from 'ssh2'
@@ -56,6 +57,7 @@ export class RemoteProc {
   starts = 0
   #channel: ClientChannel | undefined
   #stopping = false
+  readonly #streams = new Set<Duplex>()
   #exited: Promise<void> = Promise.resolve()
   readonly #hub = new WatchHub()
 
@@ -136,7 +138,18 @@ export class RemoteProc {
         resolve()
       }),
     )
-    channel.stdin.end()
+    // Connect's streams get the raw output after the PID line, and write to the command's stdin.
+    let skipping = true
+    channel.on('data', (chunk: Buffer) => {
+      if (skipping) {
+        const newline = chunk.indexOf(10)
+        if (newline < 0) return
+        skipping = false
+        chunk = chunk.subarray(newline + 1)
+        if (chunk.length === 0) return
+      }
+      for (const stream of this.#streams) stream.push(chunk)
+    })
     await pidKnown
     this.#hub.publish({ type: 'start', name: this.options.name, state: 'running', pid: this.pid })
   }
@@ -170,6 +183,8 @@ export class RemoteProc {
   #onExit(channel: ClientChannel, code: number | null, signal: string | null): void {
     if (this.#channel !== channel) return
     this.#channel = undefined
+    for (const stream of this.#streams) stream.push(null)
+    this.#streams.clear()
     this.state = 'exited'
     this.exitCode = code
     this.signal = signal
@@ -194,6 +209,34 @@ export class RemoteProc {
         ],
       })
     }
+  }
+
+  /**
+   * A byte stream to the running command: what it writes to stdout from now on, and what is written
+   * goes to its stdin (ending the stream closes its stdin). Conflict unless it runs.
+   */
+  connect(): Duplex {
+    const channel = this.#channel
+    if (this.state !== 'running' || !channel) {
+      throw new ConflictError(`[adapter-ssh] ${this.options.name} is not running; Start it first`)
+    }
+    const streams = this.#streams
+    const stream = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        channel.write(chunk, callback)
+      },
+      final(callback) {
+        channel.end()
+        callback()
+      },
+      destroy(error, callback) {
+        streams.delete(stream)
+        callback(error)
+      },
+    })
+    streams.add(stream)
+    return stream
   }
 
   /** Sends TERM, then KILL after the grace period; resolves once it has exited. No-op unless running. */

@@ -155,6 +155,7 @@ export function sshService(connection: SshConnection, options: SshServiceOptions
           onStop: () => proc.stop(),
           onGet: () => proc.info(),
           onWatch: (_args, context) => proc.watch(context.signal),
+          onConnect: () => proc.connect(),
           onLs: () => [],
         })
         procs.set(name, { proc, service })
