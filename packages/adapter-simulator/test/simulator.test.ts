@@ -225,6 +225,35 @@ describe.each(scenarios)('simulator ($name)', ({ connect }) => {
   })
 })
 
+describe('simulator across sessions', () => {
+  it('a container handed to a session that ends stays usable by everyone else', async () => {
+    const controller = new AbortController()
+    const { service } = simulator({ containers: ['web'], signal: controller.signal })
+    // The test's own stand-in for the host, so that the session closing it leaves the host open.
+    const [requests, exposed] = pipe<Message>()
+    void (async () => {
+      for await (const message of requests) await service.send(message)
+    })().catch(() => {}) // the session aborts it when it ends
+    const session = new AbortController()
+    const remote = new Client(await scenarios[1]!.connect(exposed, session.signal), { timeout: 5000 })
+    const attached = await remote.attach('web')
+    await attached.instance.start()
+    const spawned = await remote.spawn(['--name', 'db'])
+    expect(await spawned.get()).toMatchObject({ name: 'db' })
+    session.abort() // the session ends: what it carried is closed
+    const local = new Client(service, { timeout: 5000 })
+    await expect.poll(() => local.get(['web']).then((info) => (info as ContainerInfo).state)).toBe('running')
+    const again = await local.attach('web')
+    again.output.cancel()
+    expect(await again.instance.get()).toMatchObject({ state: 'running' })
+    const { instance: db, output } = await local.attach('db')
+    output.cancel()
+    await db.start()
+    expect(await db.get()).toMatchObject({ state: 'running' })
+    controller.abort()
+  })
+})
+
 describe('the simulator backend', () => {
   function context(
     controller: AbortController,

@@ -6,6 +6,7 @@ import {
   Server,
   type Service,
 } from '@libswarm/core'
+import { handout } from './handout.ts'
 import { type Container, type HostOptions, SimulatorHost } from './host.ts'
 
 const USAGE = 'simulator [--log-interval MS] [NAME...]'
@@ -92,7 +93,7 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
       onLs: () => host.names(),
       onAttach: (args) => {
         const [name = ''] = args
-        if (name === '' && args.length <= 1) return service
+        if (name === '' && args.length <= 1) return handout(service)
         if (args.length > 1) {
           throw new InvalidArgumentError(
             `[adapter-simulator] Attach takes one container name (or none for the host itself), got ${JSON.stringify(args)}; Ls lists them`,
@@ -100,9 +101,9 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
         }
         const container = host.get(name)
         const history = container.history.map((line): Message => ({ verb: 'Log', args: [line] }))
-        return { instance: serviceOf(container), output: container.outputs.subscribe(history) }
+        return { instance: handout(serviceOf(container)), output: container.outputs.subscribe(history) }
       },
-      onSpawn: (args) => serviceOf(host.create(args)),
+      onSpawn: (args) => handout(serviceOf(host.create(args))),
       // With args, Get/Watch/Start/Stop/Connect address the containers they name (docs/VERBS.md rule 8).
       onGet: (args) => {
         if (args.length === 1) return host.get(args[0]!).info()
