@@ -61,6 +61,9 @@ export const backend: Backend = {
       timeout: numberOption(parsed, 'timeout', 2000, USAGE, 'adapter-dns'),
       log: (line) => context.log(line),
     })
-    return srvService(source, { fallback: context.out })
+    const service = srvService(source, { fallback: context.out })
+    // Shutting the pipeline down ends every Watch (their loops honour the call's signal).
+    context.signal.addEventListener('abort', () => void service.close(), { once: true })
+    return service
   },
 }

@@ -1,5 +1,6 @@
+import { Client, notImplemented } from '@libswarm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type SrvChange, SrvSource } from '../src/index.ts'
+import { backend, type SrvChange, SrvSource } from '../src/index.ts'
 import { Dnsmasq, dnsmasqMissing } from './dnsmasq.ts'
 
 const missing = dnsmasqMissing()
@@ -35,6 +36,33 @@ describe.skipIf(missing)(
         'low.test:8080',
       ])
       expect(snapshot.ttl).toBe(1)
+    })
+
+    it('as a service: Ls in try order, Get describes, Attach one target', async () => {
+      const controller = new AbortController()
+      const service = await backend.spawn([NAME, `127.0.0.1:${dns.port}`, '--min-ttl=0.2', '--max-ttl=1'], {
+        out: notImplemented,
+        signal: controller.signal,
+        log: () => {},
+        spawn: () => Promise.reject(new Error('unused')),
+      })
+      const client = new Client(service)
+      try {
+        expect(await client.ls()).toEqual(['heavy.test:8081', 'light.test:8082', 'low.test:8080'])
+        const described = await client.get<{ ttl: number; records: { name: string }[] }>()
+        expect(described.ttl).toBe(1)
+        expect(described.records.map((r) => r.name)).toEqual([
+          'heavy.test:8081',
+          'light.test:8082',
+          'low.test:8080',
+        ])
+        const { instance } = await client.attach('low.test:8080')
+        expect(await instance.get()).toMatchObject({ target: 'low.test', port: 8080, priority: 10, rank: 2 })
+        await expect(client.attach('nope.test:1')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+        await expect(client.set(['x'])).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' })
+      } finally {
+        controller.abort()
+      }
     })
 
     it('gives an empty answer for a name with no records', async () => {
