@@ -79,7 +79,8 @@ export function isFileHandle(value: unknown): value is FileHandleLike {
     typeof value.fd === 'number' &&
     typeof value.stat === 'function' &&
     typeof value.close === 'function' &&
-    typeof value.on !== 'function'
+    // A FileHandle is an EventEmitter (it has `on`) but not a stream.
+    !isNodeStream(value)
   )
 }
 

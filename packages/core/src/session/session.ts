@@ -764,6 +764,19 @@ function deadEnd(kind: RefKind, node: NodeStreamModule | undefined, flags: numbe
 interface EncodeScope {
   created: StreamEnd[]
   starts: (() => void)[]
+  /** Descriptors to pass with this message's frame (fd-passing links only). */
+  fds: number[]
+}
+
+/** Reference flag: the attachment went as a file descriptor with the frame (no stream; id 0). */
+export const FD_PASSED = 0x80
+
+/** The OS file descriptor of a socket or file handle, if it has one. */
+function fdOf(value: unknown): number | undefined {
+  const direct = (value as { fd?: unknown }).fd
+  if (typeof direct === 'number' && direct >= 0) return direct
+  const handleFd = (value as { _handle?: { fd?: unknown } })._handle?.fd
+  return typeof handleFd === 'number' && handleFd >= 0 ? handleFd : undefined
 }
 
 type State = 'handshake' | 'open' | 'closing' | 'ended'
@@ -810,6 +823,11 @@ export class WireSession implements Session {
 
   // Outgoing bytes.
   private chunks: Uint8Array[] = []
+  private readonly fdChunks = new Map<Uint8Array, number[]>()
+  /** Descriptors that arrived and wait for the reference that names them. */
+  private readonly fdQueue: number[] = []
+  private nodeNet: typeof import('node:net') | undefined
+  private nodeFs: typeof import('node:fs') | undefined
   private slab = new Uint8Array(SLAB_SIZE)
   private slabStart = 0
   private slabPos = 0
@@ -860,6 +878,13 @@ export class WireSession implements Session {
   /** Runs the handshake. */
   async start(signal: AbortSignal | undefined): Promise<void> {
     this.node = await loadNodeStream()
+    if (this.link.canPassFds && this.node) {
+      const [net, fs] = ['node:net', 'node:fs']
+      ;[this.nodeNet, this.nodeFs] = await Promise.all([
+        import(/* @vite-ignore */ net) as Promise<typeof import('node:net')>,
+        import(/* @vite-ignore */ fs) as Promise<typeof import('node:fs')>,
+      ])
+    }
     const done = new Promise<void>((resolve, reject) => (this.handshakeDone = { resolve, reject }))
     const timer = setTimeout(() => {
       this.fail(
@@ -1051,7 +1076,17 @@ export class WireSession implements Session {
     this.resolveClosed(error)
   }
 
+  /** Closes descriptors that arrived but were never claimed by a message. */
+  private closeStrayFds(): void {
+    for (const fd of this.fdQueue.splice(0)) {
+      try {
+        this.nodeFs?.closeSync(fd)
+      } catch {}
+    }
+  }
+
   private stopTimers(): void {
+    this.closeStrayFds()
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer as ReturnType<typeof setInterval>)
     this.signalCleanup?.()
   }
@@ -1144,6 +1179,29 @@ export class WireSession implements Session {
   private writeChunks(): void {
     const chunks = this.chunks
     this.chunks = []
+    if (this.fdChunks.size > 0) {
+      let ok = true
+      let batch: Uint8Array[] = []
+      const writeBatch = () => {
+        if (batch.length === 1) ok = this.link.write(batch[0]!) && ok
+        else if (batch.length > 1)
+          ok = (this.link.writev ? this.link.writev(batch) : batch.every((c) => this.link.write(c))) && ok
+        batch = []
+      }
+      for (const chunk of chunks) {
+        const fds = this.fdChunks.get(chunk)
+        if (!fds) {
+          batch.push(chunk)
+          continue
+        }
+        writeBatch()
+        this.fdChunks.delete(chunk)
+        ok = this.link.write(chunk, fds) && ok
+      }
+      writeBatch()
+      if (!ok) this.linkBlocked = true
+      return
+    }
     let ok: boolean
     if (chunks.length === 1) ok = this.link.write(chunks[0]!)
     else if (this.link.writev) ok = this.link.writev(chunks)
@@ -1172,7 +1230,7 @@ export class WireSession implements Session {
 
   /** Encodes `value` and queues it as one DATA frame on `id`. Returns the flow-control cost. */
   writeMessage(id: number, value: unknown): number {
-    const scope: EncodeScope = { created: [], starts: [] }
+    const scope: EncodeScope = { created: [], starts: [], fds: [] }
     const outer = this.scope
     this.scope = scope
     let bytes: Uint8Array
@@ -1195,7 +1253,16 @@ export class WireSession implements Session {
     } finally {
       this.scope = outer
     }
-    this.frame(FrameType.Data, id, bytes, true)
+    if (scope.fds.length > 0) {
+      // The descriptors travel with the first byte of this frame, in their own write.
+      const frame = encodeFrameBytes(FrameType.Data, id, bytes)
+      this.chunks.push(...this.takeSlab(), frame)
+      this.fdChunks.set(frame, scope.fds)
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        schedule(this.flushTask)
+      }
+    } else this.frame(FrameType.Data, id, bytes, true)
     const cost = bytes.byteLength || 1
     this.sendCredit -= cost
     for (const start of scope.starts) start()
@@ -1244,6 +1311,13 @@ export class WireSession implements Session {
     }
     const known = this.exportedIds.get(value)
     if (known !== undefined && this.streams.has(known)) return { kind, id: known, flags }
+    if (kind === RefKind.Attachment && this.link.canPassFds) {
+      const fd = fdOf(value)
+      if (fd !== undefined) {
+        scope.fds.push(fd)
+        return { kind, id: 0, flags: flags | FD_PASSED }
+      }
+    }
     if (this.streams.size >= this.limits.maxStreams) {
       throw new LimitExceededError(
         'maxStreams',
@@ -1299,6 +1373,7 @@ export class WireSession implements Session {
   /** Codec hook: a reference from the peer becomes a live object. */
   private fromRef(ref: Ref): unknown {
     const { kind, id, flags } = ref
+    if (kind === RefKind.Attachment && flags & FD_PASSED) return this.passedAttachment(id, flags & ~FD_PASSED)
     if (id === 0) throw new ProtocolError('the peer referenced stream 0, which is the session itself')
     if (this.isLocalId(id)) {
       const local = this.exported.get(id)
@@ -1368,6 +1443,20 @@ export class WireSession implements Session {
     return stream.surface
   }
 
+  /** An attachment whose descriptor came with the frame. */
+  private passedAttachment(id: number, kind: number): unknown {
+    if (id !== 0) throw new ProtocolError(`a passed descriptor must be referenced with id 0, got ${id}`)
+    const fd = this.fdQueue.shift()
+    if (fd === undefined) {
+      throw new ProtocolError('a message references a passed file descriptor, but none arrived with it')
+    }
+    if (kind === AttachmentKind.Socket && this.nodeNet) {
+      return new this.nodeNet.Socket({ fd, readable: true, writable: true })
+    }
+    if (this.nodeFs) return this.nodeFs.createReadStream(null as unknown as string, { fd })
+    throw new DecodeError('received a file descriptor, but this runtime cannot open one')
+  }
+
   private refuseReason(): LimitExceededError | undefined {
     if (this.streams.size >= this.limits.maxStreams) {
       return new LimitExceededError(
@@ -1402,7 +1491,8 @@ export class WireSession implements Session {
 
   // ---------------------------------------------------------------- reading
 
-  private onLinkData(chunk: Uint8Array, _fds?: number[]): void {
+  private onLinkData(chunk: Uint8Array, fds?: number[]): void {
+    if (fds?.length) this.fdQueue.push(...fds)
     if (this.ended) return
     // A Node Buffer's subarrays are Buffers: hand the codec plain Uint8Arrays.
     if (chunk.constructor !== Uint8Array)
