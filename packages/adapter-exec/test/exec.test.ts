@@ -258,6 +258,20 @@ describe('exec: bad commands', () => {
     )
   })
 
+  it('refuses a working directory that does not exist (not reported as a missing command)', () => {
+    expect(() => execService({ command: 'true', cwd: join(dir, 'nope') })).toThrowError(
+      expect.objectContaining({
+        name: 'InvalidArgumentError',
+        message: expect.stringMatching(/working directory ".*nope" does not exist/),
+      }),
+    )
+  })
+
+  it('answers an argument Node refuses with a clear Error', async () => {
+    const { service } = execService({ command: 'echo', args: ['a\u0000b'] })
+    await expect(new Client(service).start()).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+  })
+
   it('refuses a directory', () => {
     expect(() => execService({ command: dir })).toThrow(/is not a file/)
   })

@@ -80,3 +80,19 @@ export function spawnError(command: string, error: NodeJS.ErrnoException): Error
       )
   }
 }
+
+/** Checks that `cwd` (when given) is an existing directory, so a bad one is not reported as ENOENT of the command. */
+export function checkCwd(cwd: string | undefined): void {
+  if (cwd === undefined) return
+  let isDirectory = false
+  try {
+    isDirectory = statSync(cwd).isDirectory()
+  } catch {
+    // reported below
+  }
+  if (!isDirectory) {
+    throw new InvalidArgumentError(
+      `[adapter-exec] the working directory ${JSON.stringify(cwd)} does not exist or is not a directory`,
+    )
+  }
+}

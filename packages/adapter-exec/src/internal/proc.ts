@@ -3,6 +3,7 @@ import { Duplex, type Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import {
   ConflictError,
+  InvalidArgumentError,
   type Message,
   type Receiver,
   UnavailableError,
@@ -142,14 +143,27 @@ export class Proc {
     }
     installExitHook()
     const { command, args, cwd, env } = this.options
-    const child = spawn(command, args, {
-      cwd,
-      env,
-      shell: false,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      windowsHide: true,
-    })
+    let child: ChildProcess
+    try {
+      child = spawn(command, args, {
+        cwd,
+        env,
+        shell: false,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        windowsHide: true,
+      })
+    } catch (error) {
+      // Thrown at once for arguments Node refuses (a NUL byte in an argument, ...).
+      return Promise.reject(
+        new InvalidArgumentError(
+          `[adapter-exec] cannot run ${JSON.stringify(command)}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        ),
+      )
+    }
     this.child = child
     this.state = 'running'
     this.stopping = false

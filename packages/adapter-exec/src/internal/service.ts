@@ -8,7 +8,7 @@ import {
   type Service,
 } from '@libswarm/core'
 import { type ExecArgs, parseExecArgs, USAGE } from './args.ts'
-import { resolveCommand } from './command.ts'
+import { checkCwd, resolveCommand } from './command.ts'
 import { Proc } from './proc.ts'
 import { spawnWorker } from './worker.ts'
 
@@ -56,6 +56,7 @@ function noArgs(verb: string, args: readonly string[]): void {
  * cannot be found or run.
  */
 export function execService(options: ExecOptions): ExecInstance {
+  checkCwd(options.cwd)
   const command = resolveCommand(options.command, options.cwd, options.env)
   const out = options.out ?? notImplemented
   const proc = new Proc({
@@ -101,6 +102,7 @@ export function execService(options: ExecOptions): ExecInstance {
 /** Builds the instance for parsed backend arguments. */
 export async function fromArgs(parsed: ExecArgs, context: BackendContext): Promise<Service> {
   if (parsed.libswarm) {
+    checkCwd(parsed.cwd)
     const worker = await spawnWorker({
       name: parsed.name,
       command: resolveCommand(parsed.command, parsed.cwd),

@@ -68,15 +68,26 @@ export async function spawnWorker(options: WorkerOptions): Promise<Worker> {
   const { name, command, args, ipc = false } = options
   const out = options.out ?? notImplemented
   installExitHook()
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: { ...(options.env ?? process.env), [MODE_ENV]: ipc ? 'ipc' : 'stdio' },
-    shell: false,
-    detached: true,
-    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
-    serialization: ipc ? 'advanced' : 'json',
-    windowsHide: true,
-  })
+  let child: ReturnType<typeof spawn>
+  try {
+    child = spawn(command, args, {
+      cwd: options.cwd,
+      env: { ...(options.env ?? process.env), [MODE_ENV]: ipc ? 'ipc' : 'stdio' },
+      shell: false,
+      detached: true,
+      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
+      serialization: ipc ? 'advanced' : 'json',
+      windowsHide: true,
+    })
+  } catch (error) {
+    // Thrown at once for arguments Node refuses (a NUL byte in an argument, ...).
+    throw new InvalidArgumentError(
+      `[adapter-exec] cannot run ${JSON.stringify(command)}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    )
+  }
   await new Promise<void>((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
       if (child.pid === undefined) reject(spawnError(command, error))
