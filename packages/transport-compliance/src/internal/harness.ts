@@ -11,6 +11,18 @@ import {
 import { it } from 'vitest'
 import type { TransportTestSetup } from '../types.ts'
 
+/**
+ * Observes a promise at once (so a rejection that comes before the case awaits it is not reported
+ * as unhandled) and resolves with its value or its error. A value where an error was expected
+ * fails the case's `toBeInstanceOf` check.
+ */
+export function outcome<T>(promise: Promise<T>): Promise<T | unknown> {
+  return promise.then(
+    (value) => value,
+    (error: unknown) => error,
+  )
+}
+
 /** Every case's wait is bounded by this. */
 export const bounded = (ms = 5000) => ({ signal: AbortSignal.timeout(ms) })
 

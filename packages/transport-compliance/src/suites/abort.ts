@@ -1,6 +1,6 @@
 import { ChannelAbortedError, ChannelClosedError, SessionClosedError } from '@libswarm/core'
 import { expect } from 'vitest'
-import { bounded, type SuiteContext } from '../internal/harness.ts'
+import { bounded, outcome, type SuiteContext } from '../internal/harness.ts'
 
 export function abortSuite(ctx: SuiteContext): void {
   const { test } = ctx
@@ -37,15 +37,15 @@ export function abortSuite(ctx: SuiteContext): void {
     await using pair = await ctx.pair()
     const tx = pair.client.open<number>()
     const rx = await pair.server.accept<number>(bounded())
-    const serverWaits = rx.receive()
-    const serverAccepts = pair.server.accept()
+    const serverWaits = outcome(rx.receive())
+    const serverAccepts = outcome(pair.server.accept())
     const back = pair.server.open<number>()
     const crx = await pair.client.accept<number>(bounded())
-    const clientWaits = crx.receive()
+    const clientWaits = outcome(crx.receive())
     pair.client.abort('shutting down')
-    await expect(clientWaits).rejects.toBeInstanceOf(SessionClosedError)
-    await expect(serverWaits).rejects.toBeInstanceOf(SessionClosedError)
-    await expect(serverAccepts).rejects.toBeInstanceOf(Error)
+    expect(await clientWaits).toBeInstanceOf(SessionClosedError)
+    expect(await serverWaits).toBeInstanceOf(SessionClosedError)
+    expect(await serverAccepts).toBeInstanceOf(Error)
     expect(await pair.client.closed).toBeInstanceOf(SessionClosedError)
     expect(await pair.server.closed).toBeInstanceOf(Error)
     await expect(tx.send(1)).rejects.toBeInstanceOf(SessionClosedError)

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { SessionClosedError } from '@libswarm/core'
 import { expect } from 'vitest'
-import { bounded, type SuiteContext } from '../internal/harness.ts'
+import { bounded, outcome, type SuiteContext } from '../internal/harness.ts'
 
 export function killSuite(ctx: SuiteContext): void {
   const { test } = ctx
@@ -22,15 +22,15 @@ export function killSuite(ctx: SuiteContext): void {
       body.on('close', () => resolve('closed'))
       body.resume()
     })
-    const serverWaits = rx.receive()
+    const serverWaits = outcome(rx.receive())
     const back = pair.server.open<number>()
     const crx = await pair.client.accept<number>(bounded())
-    const clientWaits = crx.receive()
+    const clientWaits = outcome(crx.receive())
     await new Promise((r) => setTimeout(r, 50))
     const start = Date.now()
     pair.clientLink!.destroy()
-    await expect(serverWaits).rejects.toBeInstanceOf(SessionClosedError)
-    await expect(clientWaits).rejects.toBeInstanceOf(SessionClosedError)
+    expect(await serverWaits).toBeInstanceOf(SessionClosedError)
+    expect(await clientWaits).toBeInstanceOf(SessionClosedError)
     await bodyFailed
     expect(Date.now() - start).toBeLessThan(1000)
     expect(await pair.server.closed).toBeInstanceOf(SessionClosedError)
