@@ -51,6 +51,23 @@ describe('workspace rules', () => {
     expect(packages.map((p) => p.folder)).toContain('core')
   })
 
+  it('has changesets that changesets can parse (frontmatter of "name": bump lines)', () => {
+    const names = new Set(workspacePackages('packages').map((p) => p.pkg.name))
+    for (const app of workspacePackages('apps')) names.add(app.pkg.name)
+    const files = readdirSync(join(root, '.changeset')).filter((f) => f.endsWith('.md') && f !== 'README.md')
+    expect(files.length).toBeGreaterThan(0)
+    for (const file of files) {
+      const text = readFileSync(join(root, '.changeset', file), 'utf8')
+      const match = /^---\n((?:.+\n)+?)---\n\n?\S/.exec(text)
+      expect(match, `.changeset/${file} has no frontmatter block`).not.toBeNull()
+      for (const line of match![1]!.trimEnd().split('\n')) {
+        const entry = /^"(@libswarm\/[a-z0-9-]+)": (major|minor|patch)$/.exec(line)
+        expect(entry, `.changeset/${file}: bad frontmatter line ${JSON.stringify(line)}`).not.toBeNull()
+        expect(names.has(entry![1]!), `.changeset/${file} names unknown package ${entry![1]}`).toBe(true)
+      }
+    }
+  })
+
   describe.each(packages.map((p) => ({ ...p, label: p.folder })))(
     'package $label',
     ({ dir, folder, pkg }) => {
