@@ -22,18 +22,44 @@ const clientHello = parseVector(
 
 function randomFrames(rand: () => number): Uint8Array[] {
   const int = (n: number) => Math.floor(rand() * n)
-  const frames: Uint8Array[] = []
-  for (let i = 0; i < 40; i++) {
-    const type = int(10) // 0-9: mostly valid types, some unknown
-    const stream = [0, 1, 2, 3, 5, 7, 1000][int(7)]!
-    const size = [0, 1, 4, 8, 16, int(300)][int(6)]!
-    const payload = new Uint8Array(size)
-    for (let j = 0; j < size; j++) payload[j] = int(256)
-    // Sometimes a msgpack-looking payload with a reference extension in it.
-    if (type === 2 && rand() < 0.3)
-      payload.set([0xc7, 5, 1 + int(4), 0, 0, 0, int(12), int(256)].slice(0, size))
-    frames.push(encodeFrame(type, stream, payload))
-    if (rand() < 0.05) frames.push(new Uint8Array([int(256), int(256), int(256)])) // stray bytes
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256))
+  // Mostly well-formed frames (so decoding, references and flow control run), sometimes not.
+  const frames: Uint8Array[] = [encodeFrame(1, 1, new Uint8Array([1]))]
+  let i = 0
+  const msgpackish = () => {
+    const pick = int(6)
+    if (pick === 0) return new Uint8Array([0xa2, 0x68, 0x69]) // "hi"
+    if (pick === 1)
+      return new Uint8Array([
+        0x81,
+        0xa1,
+        0x78,
+        0xc7,
+        5,
+        1 + int(4),
+        0,
+        0,
+        0,
+        rand() < 0.9 ? 101 + 2 * i++ : int(12),
+        int(4),
+      ]) // {x: ref}
+    if (pick === 2) return new Uint8Array([0x92, 0xc3, 0xd6, 0xff, ...bytes(4)]) // [true, timestamp]
+    if (pick === 3) return new Uint8Array([0xc7, 2, 5, ...bytes(2)]) // bigint
+    return bytes(1 + int(40))
+  }
+  for (let n = 0; n < 60; n++) {
+    const roll = rand()
+    if (roll < 0.5) frames.push(encodeFrame(2, 1, msgpackish()))
+    else if (roll < 0.6)
+      frames.push(encodeFrame(5, rand() < 0.9 ? 0 : 1, new Uint8Array([0, 0, 1 + int(200), int(256)])))
+    else if (roll < 0.7) frames.push(encodeFrame(6, 0, bytes(8)))
+    else if (roll < 0.75) frames.push(encodeFrame(1, 101 + 2 * i++, new Uint8Array([1])))
+    else if (roll < 0.8)
+      frames.push(
+        encodeFrame([3, 4][int(2)]!, [1, 3, 5][int(3)]!, int(2) ? new Uint8Array(0) : bytes(4 + int(8))),
+      )
+    else if (roll < 0.97) frames.push(encodeFrame(2, 101 + 2 * int(Math.max(1, i)), msgpackish()))
+    else frames.push(encodeFrame(int(12), [0, 1, 2, 1000][int(4)]!, bytes(int(20))))
   }
   return frames
 }

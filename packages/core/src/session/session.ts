@@ -753,8 +753,10 @@ function deadEnd(kind: RefKind, node: NodeStreamModule | undefined, flags: numbe
     return receiver
   }
   if (node && !(kind === RefKind.Stream && flags & StreamFlags.Web)) {
+    // Destroyed without an error: nobody listens yet, and an 'error' event would crash the process.
+    // Readers see the stream end early (ERR_STREAM_PREMATURE_CLOSE in a pipeline).
     const stream = new node.PassThrough()
-    stream.destroy(error)
+    stream.destroy()
     return stream
   }
   return new ReadableStream({ start: (controller) => controller.error(error) })
