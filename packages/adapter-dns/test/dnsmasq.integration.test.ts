@@ -59,6 +59,23 @@ describe.skipIf(missing)(
         const { instance } = await client.attach('low.test:8080')
         expect(await instance.get()).toMatchObject({ target: 'low.test', port: 8080, priority: 10, rank: 2 })
         await expect(client.attach('nope.test:1')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+        // Watch through the service: the baseline is taken before the Ack, so a change right after it shows.
+        const events = await client.watch()
+        await dns.restart([
+          { name: NAME, target: 'heavy.test', port: 8081, priority: 0, weight: 9 },
+          { name: NAME, target: 'light.test', port: 8082, priority: 0, weight: 1 },
+        ])
+        expect(await events.receive({ signal: AbortSignal.timeout(5000) })).toMatchObject({
+          type: 'delete',
+          name: 'low.test:8080',
+          record: { priority: 10 },
+        })
+        events.cancel()
+        await dns.restart([
+          { name: NAME, target: 'low.test', port: 8080, priority: 10, weight: 1 },
+          { name: NAME, target: 'heavy.test', port: 8081, priority: 0, weight: 9 },
+          { name: NAME, target: 'light.test', port: 8082, priority: 0, weight: 1 },
+        ])
         await expect(client.set(['x'])).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' })
       } finally {
         controller.abort()

@@ -145,6 +145,7 @@ export const backend: Backend = {
       client,
       where: hosts.join(','),
       ttl,
+      timeout,
       log: (line: string) => context.log(line),
       registrations: new Set<Registration>(),
     }

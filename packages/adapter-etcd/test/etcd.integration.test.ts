@@ -193,6 +193,10 @@ describe.skipIf(missing)(`etcd adapter against a real etcd${missing ? ` (skipped
         code: 'UNAVAILABLE',
         message: expect.stringContaining('cannot reach etcd at http://127.0.0.1:9'),
       })
+      await expect(client.watch([], { timeout: 10_000 })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringContaining('cannot reach etcd at http://127.0.0.1:9 within 500 ms'),
+      })
     } finally {
       context.abort()
     }

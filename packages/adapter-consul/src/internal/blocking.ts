@@ -11,6 +11,8 @@ export interface BlockingOptions {
   maxBackoff?: number
   /** Shortest time between two requests, in ms, so a misbehaving agent is not hammered. Default: 50. */
   minInterval?: number
+  /** The `X-Consul-Index` of an answer the caller already has: the first request blocks past it. Default: 0. */
+  index?: number
   /** Extra query parameters. */
   query?: Record<string, string | undefined>
   /** Told about failures (the query keeps going). */
@@ -30,7 +32,7 @@ export async function* blockingQuery<T>(
   options: BlockingOptions,
 ): AsyncGenerator<ConsulResponse<T>> {
   const { signal, wait = 300, minBackoff = 1000, maxBackoff = 30_000, minInterval = 50 } = options
-  let index = 0
+  let index = options.index !== undefined && options.index > 0 ? options.index : 0
   let backoff = minBackoff
   let last = 0
   while (!signal.aborted) {

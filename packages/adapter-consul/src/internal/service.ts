@@ -7,7 +7,7 @@ import {
   type Service,
   type WatchEvent,
 } from '@libswarm/core'
-import type { ConsulApi } from './api.ts'
+import type { ConsulApi, ConsulResponse } from './api.ts'
 import { parseArgs } from './args.ts'
 import { type BlockingOptions, blockingQuery } from './blocking.ts'
 
@@ -101,6 +101,35 @@ async function* diffStream<T>(
   }
 }
 
+/**
+ * Reads `path` once (before the Watch is acknowledged, so every later change is reported, and an
+ * agent that cannot be reached is an Error), then follows it with blocking queries from that index
+ * and yields the changes between successive states.
+ */
+async function watchMap<B, T>(
+  consul: ConsulContext,
+  path: string,
+  query: Record<string, string> | undefined,
+  signal: AbortSignal,
+  toMap: (response: ConsulResponse<B>) => Map<string, T>,
+  describe: (name: string, item: T) => Record<string, unknown>,
+): Promise<AsyncIterable<WatchEvent>> {
+  const first = await consul.api.request<B>('GET', path, { query, signal })
+  const baseline = toMap(first)
+  const states = (async function* () {
+    yield baseline
+    for await (const response of blockingQuery<B>(consul.api, path, {
+      ...consul.blocking,
+      signal,
+      query,
+      index: first.index,
+    })) {
+      yield toMap(response)
+    }
+  })()
+  return diffStream(states, describe)
+}
+
 /** What the services of one `consul` instance share. */
 export interface ConsulContext {
   api: ConsulApi
@@ -144,20 +173,17 @@ export function catalogServiceNode(consul: ConsulContext, name: string): Server 
       })
     },
     onWatch(_args, context) {
-      const states = (async function* () {
-        for await (const response of blockingQuery<HealthEntry[]>(
-          consul.api,
-          `/v1/health/service/${encodeURIComponent(name)}`,
-          {
-            ...consul.blocking,
-            signal: context.signal,
-          },
-        )) {
+      return watchMap<HealthEntry[], Instance>(
+        consul,
+        `/v1/health/service/${encodeURIComponent(name)}`,
+        undefined,
+        context.signal,
+        (response) => {
           const list = response.status === 404 ? [] : response.body.map(toInstance)
-          yield new Map(list.map((i) => [i.id, i]))
-        }
-      })()
-      return diffStream(states, (_id, instance) => ({ instance, status: instance.status }))
+          return new Map(list.map((i) => [i.id, i]))
+        },
+        (_id, instance) => ({ instance, status: instance.status }),
+      )
     },
   })
 }
@@ -393,34 +419,26 @@ export function consulService(consul: ConsulContext, options: { fallback?: Servi
       onWatch(args, context) {
         const prefix = args[0]
         if (prefix === undefined) {
-          const states = (async function* () {
-            for await (const response of blockingQuery<Record<string, string[]>>(
-              consul.api,
-              '/v1/catalog/services',
-              {
-                ...consul.blocking,
-                signal: context.signal,
-              },
-            )) {
-              yield new Map(Object.entries(response.body ?? {}))
-            }
-          })()
-          return diffStream(states, (_name, tags) => ({ tags }))
+          return watchMap<Record<string, string[]>, string[]>(
+            consul,
+            '/v1/catalog/services',
+            undefined,
+            context.signal,
+            (response) => new Map(Object.entries(response.body ?? {})),
+            (_name, tags) => ({ tags }),
+          )
         }
-        const states = (async function* () {
-          for await (const response of blockingQuery<KvEntry[]>(consul.api, `/v1/kv/${encodeKey(prefix)}`, {
-            ...consul.blocking,
-            signal: context.signal,
-            query: { recurse: '' },
-          })) {
-            const entries = response.status === 404 ? [] : response.body
-            yield new Map(entries.map((e) => [e.Key, e]))
-          }
-        })()
-        return diffStream(states, (_key, entry) => ({
-          value: entry.Value === null ? '' : Buffer.from(entry.Value, 'base64').toString('utf8'),
-          index: entry.ModifyIndex,
-        }))
+        return watchMap<KvEntry[], KvEntry>(
+          consul,
+          `/v1/kv/${encodeKey(prefix)}`,
+          { recurse: '' },
+          context.signal,
+          (response) => new Map((response.status === 404 ? [] : response.body).map((e) => [e.Key, e])),
+          (_key, entry) => ({
+            value: entry.Value === null ? '' : Buffer.from(entry.Value, 'base64').toString('utf8'),
+            index: entry.ModifyIndex,
+          }),
+        )
       },
     },
     { fallback: options.fallback },

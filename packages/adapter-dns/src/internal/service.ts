@@ -43,8 +43,11 @@ export function srvService(source: SrvSource, options: SrvServiceOptions = {}): 
       }
       return recordService(source, name)
     },
-    onWatch(_args, context: CallContext): AsyncIterable<WatchEvent> {
-      return source.watch(context.signal) as AsyncIterable<WatchEvent>
+    // The first lookup happens before the Ack, so every change after the Ack is reported (and an
+    // unreachable server is an Error, not a silent watch).
+    async onWatch(_args, context: CallContext): Promise<AsyncIterable<WatchEvent>> {
+      const baseline = await source.resolve(context.signal)
+      return source.watch(context.signal, undefined, baseline) as AsyncIterable<WatchEvent>
     },
     // Ls answers in the order a client should try the targets (lowest priority first, then heaviest
     // weight), not alphabetically, so it is answered here rather than by the Server's sorted onLs.

@@ -79,13 +79,19 @@ export class SrvSource {
   }
 
   /**
-   * Yields the changes between successive lookups until `signal` fires. The first lookup sets the
-   * baseline (`initial` receives it); a failed lookup is logged and retried with backoff (the floor,
-   * doubling up to the ceiling) and does not count as the records going away.
+   * Yields the changes between successive lookups until `signal` fires. `baseline` is the answer to
+   * compare the first lookup with; without one, the first lookup sets it (`initial` receives it). A
+   * failed lookup is logged and retried with backoff (the floor, doubling up to the ceiling) and does
+   * not count as the records going away.
    */
-  async *watch(signal: AbortSignal, initial?: (snapshot: SrvSnapshot) => void): AsyncGenerator<SrvChange> {
-    let previous: SrvSnapshot | undefined
+  async *watch(
+    signal: AbortSignal,
+    initial?: (snapshot: SrvSnapshot) => void,
+    baseline?: SrvSnapshot,
+  ): AsyncGenerator<SrvChange> {
+    let previous: SrvSnapshot | undefined = baseline
     let backoff = this.minTtl
+    if (baseline) await sleep(this.interval(baseline) * 1000, signal)
     while (!signal.aborted) {
       let wait: number
       try {

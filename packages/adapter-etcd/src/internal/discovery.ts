@@ -43,11 +43,12 @@ export async function* discover(
     throw etcdError(error, `discover "${node}"`, 'etcd')
   }
   yield { endpoints: new Map(endpoints), revision }
-  for await (const change of watchPrefix(client, node, {
+  const changes = await watchPrefix(client, node, {
     signal: options.signal,
     startRevision: revision + 1,
     log: options.log,
-  })) {
+  })
+  for await (const change of changes) {
     if (change.name === '.') continue
     if (change.type === 'put') endpoints.set(change.name, change.value ?? '')
     else endpoints.delete(change.name)

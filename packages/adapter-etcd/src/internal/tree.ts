@@ -19,6 +19,8 @@ export interface TreeContext {
   where: string
   /** Default lease TTL of Spawn, in seconds. */
   ttl: number
+  /** Milliseconds a request (or setting up a watch) may take. */
+  timeout: number
   log: (line: string) => void
   /** The registrations Spawn made that are not stopped yet; revoked when the tree shuts down. */
   registrations: Set<Registration>
@@ -120,7 +122,7 @@ export function nodeService(
           )
         }
       },
-      onWatch(args, context: CallContext): AsyncIterable<WatchEvent> {
+      async onWatch(args, context: CallContext): Promise<AsyncIterable<WatchEvent>> {
         let startRevision: number | undefined
         if (args[0] !== undefined) {
           startRevision = Number(args[0])
@@ -135,6 +137,7 @@ export function nodeService(
           startRevision,
           log: tree.log,
           where: tree.where,
+          connectTimeout: tree.timeout,
         })
       },
       async onSpawn(args) {

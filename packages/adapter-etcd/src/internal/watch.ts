@@ -34,22 +34,25 @@ export interface WatchOptions {
   onReady?: (revision: number) => void
   /** Where the client connects, for error messages. */
   where?: string
+  /** Milliseconds to wait for etcd to accept the watch before failing with UnavailableError. Default: 5000. */
+  connectTimeout?: number
 }
 
 /**
- * Watches the key `node` and every key under `node/` (the whole keyspace under `node` = ''), and
- * yields each change in revision order.
+ * Watches the key `node` and every key under `node/` (the whole keyspace under `node` = ''). Resolves
+ * once etcd has accepted the watch (so every later change is delivered) with the changes in revision
+ * order; rejects with the mapped error if etcd cannot be reached.
  *
  * The watch survives losing etcd: when the connection comes back, it asks etcd again for every
  * change after the last revision it delivered, and drops anything it already delivered, so nothing
  * is lost or repeated. If etcd compacted those revisions meanwhile, the watch ends with an
  * UnavailableError saying so (the caller re-reads the keys and watches again).
  */
-export async function* watchPrefix(
+export async function watchPrefix(
   client: Etcd3,
   node: string,
   options: WatchOptions,
-): AsyncGenerator<EtcdEvent> {
+): Promise<AsyncIterable<EtcdEvent>> {
   const { signal, maxBuffered = 10_000, log = () => {}, where = 'etcd' } = options
   if (signal.aborted) throw abortErrorFrom(signal)
   const queue: EtcdEvent[] = []
@@ -64,6 +67,9 @@ export async function* watchPrefix(
   let lastRevision = options.startRevision === undefined ? undefined : options.startRevision - 1
   let keysAtLast = new Set<string>()
   let disconnected = false
+  let lastDisconnect: string | undefined
+  let ready!: () => void
+  const established = new Promise<void>((resolve) => (ready = resolve))
 
   const builder = client.watch()
   const watcher = (node === '' ? builder.prefix('') : builder.prefix(node)).watcher()
@@ -76,8 +82,10 @@ export async function* watchPrefix(
     if (disconnected) log(`watch of "${node}" resumed after revision ${lastRevision}`)
     else options.onReady?.(lastRevision)
     disconnected = false
+    ready()
   })
   watcher.on('disconnected', (error: Error) => {
+    lastDisconnect = error.message
     if (!disconnected) log(`watch of "${node}" lost etcd (${error.message}); reconnecting`)
     disconnected = true
   })
@@ -90,6 +98,7 @@ export async function* watchPrefix(
         )
       : etcdError(error, `watch of "${node}"`, where)
     notify()
+    ready()
   })
   const push = (type: 'put' | 'delete', kv: IKeyValue) => {
     const key = kv.key.toString()
@@ -122,23 +131,50 @@ export async function* watchPrefix(
   }
   watcher.on('put', (kv: IKeyValue) => push('put', kv))
   watcher.on('delete', (kv: IKeyValue) => push('delete', kv))
-  const onAbort = () => notify()
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    for (;;) {
-      const event = queue.shift()
-      if (event) {
-        yield event
-        continue
-      }
-      if (failure) throw failure
-      if (signal.aborted) return
-      await new Promise<void>((resolve) => (wake = resolve))
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort)
+  const stop = () => {
     watcher.removeAllListeners('put')
     watcher.removeAllListeners('delete')
     void watcher.cancel().catch(() => {})
   }
+  const onAbort = () => {
+    notify()
+    ready()
+  }
+  signal.addEventListener('abort', onAbort, { once: true })
+  // Resolve only once etcd has the watch: every change after this call returns is delivered.
+  const connectTimeout = options.connectTimeout ?? 5000
+  const timer = setTimeout(() => {
+    failure ??= new UnavailableError(
+      `[adapter-etcd] watch of "${node}": cannot reach etcd at ${where} within ${connectTimeout} ms${lastDisconnect ? ` (${lastDisconnect})` : ''}; check that etcd is running and the URL is right`,
+    )
+    ready()
+  }, connectTimeout)
+  await established
+  clearTimeout(timer)
+  if (failure || signal.aborted) {
+    signal.removeEventListener('abort', onAbort)
+    stop()
+    if (failure) throw failure
+    throw abortErrorFrom(signal)
+  }
+  async function* events(): AsyncGenerator<EtcdEvent> {
+    try {
+      for (;;) {
+        const event = queue.shift()
+        if (event) {
+          yield event
+          continue
+        }
+        if (failure) throw failure
+        if (signal.aborted) return
+        await new Promise<void>((resolve) => (wake = resolve))
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      stop()
+    }
+  }
+  // If nobody ever iterates, the signal still cancels the watch.
+  signal.addEventListener('abort', stop, { once: true })
+  return events()
 }
