@@ -802,12 +802,14 @@ export class WireSession implements Session {
 
   private readonly streams = new Map<number, StreamEnd>()
   private readonly exported = new Map<number, { value: object; kind: RefKind }>()
-  private readonly exportedIds = new WeakMap<object, number>()
+  private readonly exportedIds = new Map<object, number>()
   private readonly surfaces = new WeakMap<object, StreamEnd>()
   private nextId: number
   private highestLocalId = 0
   private highestPeerId = 0
   private readonly peerFinished = new Set<number>()
+  private readonly peerFinishedRing = new Uint32Array(4096)
+  private peerFinishedPos = 0
   pendingRefs = 0
   private readonly topLevel = new Set<OutChannel>()
 
@@ -1307,7 +1309,11 @@ export class WireSession implements Session {
   private toRef(value: object, kind: RefKind, flags: number): Ref {
     const scope = this.scope
     if (!scope) throw new ProtocolError('internal: reference outside an encode')
-    const proxied = this.surfaces.get(value)
+    // One of this session's own proxies (from a peer reference): send back the original id.
+    const proxied =
+      value instanceof OutChannel || value instanceof InChannel
+        ? (value as StreamEnd)
+        : this.surfaces.get(value)
     if (proxied?.imported && this.streams.get(proxied.id) === proxied) {
       return { kind: proxied.refKind, id: proxied.id, flags }
     }
@@ -1440,7 +1446,7 @@ export class WireSession implements Session {
         throw new ProtocolError(`the peer sent a reference of unknown kind ${kind as number}`)
     }
     this.streams.set(id, stream)
-    this.surfaces.set(stream.surface, stream)
+    if (stream instanceof ByteStreamEnd) this.surfaces.set(stream.surface, stream)
     this.decodingRefs++
     return stream.surface
   }
@@ -1730,11 +1736,13 @@ export class WireSession implements Session {
   /** Remembers (a bounded number of) streams the peer itself ended: DATA on them afterwards is a protocol error. */
   private finishedByPeer(id: number): void {
     if (this.streams.has(id)) return
+    // A ring of the last 4096 ids: the oldest is forgotten as a new one comes.
+    const ring = this.peerFinishedRing
+    const oldest = ring[this.peerFinishedPos]!
+    if (oldest !== 0) this.peerFinished.delete(oldest)
+    ring[this.peerFinishedPos] = id
+    this.peerFinishedPos = (this.peerFinishedPos + 1) % ring.length
     this.peerFinished.add(id)
-    if (this.peerFinished.size > 4096) {
-      const oldest = this.peerFinished.values().next().value
-      if (oldest !== undefined) this.peerFinished.delete(oldest)
-    }
   }
 
   private onOpen(id: number, payload: Uint8Array): void {
