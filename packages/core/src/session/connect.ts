@@ -3,7 +3,7 @@
  * and hands back Sessions. `memory://` is always available and needs no transport.
  */
 import type { OperationOptions } from '../channel.ts'
-import { ChannelClosedError, InvalidArgumentError } from '../errors.ts'
+import { InvalidArgumentError } from '../errors.ts'
 import { pipe } from '../pipe.ts'
 import type { DialOptions, ListenOptions, Transport } from '../transport.ts'
 import { dialMemory, registerMemoryEndpoint } from './memory.ts'
@@ -146,6 +146,5 @@ export async function listen(
     [Symbol.asyncIterator]: () => sessions[Symbol.asyncIterator](),
   }
   options.signal?.addEventListener('abort', () => void listener.close(), { once: true })
-  void ChannelClosedError
   return listener
 }

@@ -23,7 +23,6 @@ import { receiverIterator } from '../pipe.ts'
 import {
   AttachmentKind,
   type FileHandleLike,
-  isFileHandle,
   isWebReadable,
   isWebWritable,
   StreamFlags,
@@ -1355,7 +1354,7 @@ export class WireSession implements Session {
         const canRead = (flags & StreamFlags.Writable) !== 0
         const bytes = new ByteStreamEnd(this, id, false, kind, canWrite, canRead)
         stream = bytes
-        scope.starts.push(() => bindLocal(bytes, value, this.node))
+        scope.starts.push(() => bindLocal(bytes, value))
         break
       }
       case RefKind.Attachment: {
@@ -1364,7 +1363,7 @@ export class WireSession implements Session {
         stream = bytes
         scope.starts.push(() => {
           if (isFile) bindFile(bytes, value as FileHandleLike)
-          else bindLocal(bytes, value, this.node)
+          else bindLocal(bytes, value)
         })
         break
       }
@@ -1856,7 +1855,7 @@ function validateLimits(limits: Required<SessionLimits>): void {
 // ------------------------------------------------------------------ byte streams
 
 /** Connects a local byte stream (the owner's side) to a session stream. */
-function bindLocal(bytes: ByteStreamEnd, value: unknown, node: NodeStreamModule | undefined): void {
+function bindLocal(bytes: ByteStreamEnd, value: unknown): void {
   if (isWebReadable(value)) pumpWeb(bytes, value)
   else if (isWebWritable(value)) sinkWeb(bytes, value)
   else {
@@ -1864,7 +1863,6 @@ function bindLocal(bytes: ByteStreamEnd, value: unknown, node: NodeStreamModule 
     if (bytes.canWrite) pumpNode(bytes, stream as Readable)
     if (bytes.canRead) sinkNode(bytes, stream as Writable)
   }
-  void node
 }
 
 function pumpNode(bytes: ByteStreamEnd, source: Readable): void {
@@ -1937,7 +1935,6 @@ function bindFile(bytes: ByteStreamEnd, handle: FileHandleLike): void {
   } else {
     bytes.reset(new Error('this file handle cannot be read as a stream'))
   }
-  void isFileHandle
 }
 
 /**
