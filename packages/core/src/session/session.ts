@@ -20,13 +20,7 @@ import {
   SessionClosedError,
 } from '../errors.ts'
 import { receiverIterator } from '../pipe.ts'
-import {
-  AttachmentKind,
-  type FileHandleLike,
-  isWebReadable,
-  isWebWritable,
-  StreamFlags,
-} from '../streams.ts'
+import { AttachmentKind, type FileHandleLike, isWebReadable, isWebWritable, StreamFlags } from '../streams.ts'
 import type { Link, PeerInfo } from '../transport.ts'
 import {
   decodeCodeReason,
