@@ -29,6 +29,7 @@ import { fromArgs, USAGE } from './internal/service.ts'
 export { SshConnection, type SshOptions } from './internal/connection.ts'
 export { type HostKeyVerdict, hostPattern, type KnownHost, readKnownHosts } from './internal/known-hosts.ts'
 export { commandLine, quoteArg } from './internal/quote.ts'
+export { type RemoteSwarmd, remoteSwarmd } from './internal/remote.ts'
 export {
   type RemoteInfo,
   RemoteProc,

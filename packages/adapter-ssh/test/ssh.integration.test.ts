@@ -2,7 +2,18 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
-import { type BackendContext, Client, type Message, notImplemented, pipe, type Service } from '@libswarm/core'
+import {
+  type BackendContext,
+  Client,
+  createSession,
+  duplexLink,
+  type Message,
+  notImplemented,
+  pipe,
+  Server,
+  type Service,
+  type Session,
+} from '@libswarm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backend, forwardPort, SshConnection } from '../src/index.ts'
 import { Sshd, sshdMissing } from './sshd.ts'
@@ -186,6 +197,41 @@ describe.skipIf(missing)(`ssh adapter against a real sshd${missing ? ` (skipped:
       await connection.close()
       tcp.close()
       unix.close()
+    }
+  })
+
+  it('reaches a swarmd on a remote unix socket: a libswarm session rides the SSH connection', async () => {
+    // A stand-in for `swarmd --listen unix:///...`: each channel a peer opens carries requests to its head.
+    const head = new Server({ onGet: () => ({ from: 'the remote swarmd' }), onLs: () => ['web', 'db'] })
+    const socketPath = join(sshd.dir, 'remote-swarmd.sock')
+    const sessions: Session[] = []
+    const listener = createServer((socket) => {
+      void (async () => {
+        const session = await createSession(duplexLink(socket, { transport: 'unix', address: socketPath }), {
+          role: 'server',
+        })
+        sessions.push(session)
+        for await (const channel of session) {
+          void (async () => {
+            for await (const message of channel as AsyncIterable<Message>) await head.send(message)
+          })().catch(() => {})
+        }
+      })().catch(() => {}) // the session ends when the test aborts it
+    })
+    await new Promise<void>((resolve) => listener.listen(socketPath, resolve))
+    const ctx = context()
+    const host = new Client(await backend.spawn(args(), ctx))
+    try {
+      const { instance: remote } = await host.attach(`unix://${socketPath}`)
+      expect(await remote.get()).toEqual({ from: 'the remote swarmd' })
+      expect(await remote.ls()).toEqual(['db', 'web'])
+      await expect(host.attach(`unix://${join(sshd.dir, 'nobody-here.sock')}`)).rejects.toThrow(
+        /could not open a tunnel to unix socket/,
+      )
+    } finally {
+      ctx.abort()
+      for (const session of sessions) session.abort()
+      listener.close()
     }
   })
 

@@ -13,6 +13,7 @@ import {
 import { numberOption, parseArgs } from './args.ts'
 import { SshConnection, type SshOptions } from './connection.ts'
 import { commandLine } from './quote.ts'
+import { type RemoteSwarmd, remoteSwarmd } from './remote.ts'
 import { RemoteProc } from './remote-proc.ts'
 
 /** The backend's usage line. */
@@ -81,6 +82,17 @@ export function parseSshArgs(args: readonly string[], env: NodeJS.ProcessEnv = p
   }
 }
 
+/** The path of a `unix:///ABSOLUTE/PATH` URL. */
+function socketPath(url: string): string {
+  const path = decodeURIComponent(url.slice('unix://'.length))
+  if (!path.startsWith('/')) {
+    throw new InvalidArgumentError(
+      `[adapter-ssh] bad unix socket URL "${url}": expected unix:///ABSOLUTE/PATH`,
+    )
+  }
+  return path
+}
+
 /** Options of {@link sshService}. */
 export interface SshServiceOptions {
   /** Where output lines (`Log`) and crashes (`Error`) go, and verbs this service does not answer. */
@@ -97,6 +109,8 @@ export interface SshServiceOptions {
  *   remote shell); its Start runs it, Stop sends TERM then KILL, Get reports state / pid / exit code,
  *   Watch streams start and stop, and its output lines go to `out` as `Log`.
  * - Ls: the names of the commands spawned here; Attach NAME gives one.
+ * - Attach unix:///PATH: the head service of a swarmd listening on that unix socket on the server,
+ *   through a libswarm session riding the SSH connection.
  * - Connect: the login shell as a byte stream; Connect -- COMMAND ARG...: that command's stdio;
  *   Connect tcp://HOST:PORT: a tunnel to that port as seen from the server; Connect unix:///PATH: a
  *   tunnel to a unix socket on the server (a remote swarmd, for a session to ride).
@@ -105,6 +119,7 @@ export interface SshServiceOptions {
 export function sshService(connection: SshConnection, options: SshServiceOptions = {}): Server {
   const procs = new Map<string, { proc: RemoteProc; service: Server }>()
   const hub = new WatchHub()
+  const remotes = new Set<RemoteSwarmd>()
   let counter = 0
   const out = options.out
   const send = async (message: Message) => {
@@ -114,12 +129,18 @@ export function sshService(connection: SshConnection, options: SshServiceOptions
   const server = new Server(
     {
       onLs: () => procs.keys(),
-      onAttach(args) {
-        const entry = procs.get(args[0] ?? '')
+      async onAttach(args) {
+        const name = args[0] ?? ''
+        if (name.startsWith('unix://')) {
+          // A swarmd on the server, reached by a session through the SSH connection.
+          const remote = await remoteSwarmd(connection, socketPath(name), { signal: options.signal })
+          remotes.add(remote)
+          void remote.session.closed.then(() => remotes.delete(remote))
+          return remote.head
+        }
+        const entry = procs.get(name)
         if (!entry) {
-          throw new NotFoundError(
-            `[adapter-ssh] no command named "${args[0] ?? ''}" was spawned here; Ls lists them`,
-          )
+          throw new NotFoundError(`[adapter-ssh] no command named "${name}" was spawned here; Ls lists them`)
         }
         return entry.service
       },
@@ -180,15 +201,7 @@ export function sshService(connection: SshConnection, options: SshServiceOptions
           }
           return connection.forwardTcp(url.hostname.replace(/^\[|\]$/g, ''), port)
         }
-        if (first.startsWith('unix://')) {
-          const path = decodeURIComponent(first.slice('unix://'.length))
-          if (!path.startsWith('/')) {
-            throw new InvalidArgumentError(
-              `[adapter-ssh] bad tunnel target "${first}": expected unix:///ABSOLUTE/PATH`,
-            )
-          }
-          return connection.forwardUnix(path)
-        }
+        if (first.startsWith('unix://')) return connection.forwardUnix(socketPath(first))
         return connection.exec(commandLine(first, rest))
       },
       onGet: () => ({
@@ -206,6 +219,7 @@ export function sshService(connection: SshConnection, options: SshServiceOptions
   const shutdown = () =>
     (closing ??= (async () => {
       await Promise.allSettled([...procs.values()].map(({ proc }) => proc.dispose()))
+      await Promise.allSettled([...remotes].map((remote) => remote.close()))
       hub.close()
       await server.close()
       await connection.close()
