@@ -170,6 +170,29 @@ describe.each(setups)('session over $name', ({ make }) => {
     client.abort('done')
   })
 
+  it('messages larger than the window pass, one at a time and in order', async () => {
+    const [client, server] = await make(
+      { limits: { streamWindow: 64 * 1024 } },
+      { limits: { streamWindow: 64 * 1024 } },
+    )
+    const tx = client.open<{ n: number; blob: Uint8Array }>()
+    const sending = (async () => {
+      for (let n = 0; n < 20; n++) await tx.send({ n, blob: new Uint8Array(1024 * 1024).fill(n) })
+      await tx.close()
+    })()
+    const rx = await server.accept<{ n: number; blob: Uint8Array }>(bounded())
+    let expected = 0
+    for await (const { n, blob } of rx) {
+      expect(n).toBe(expected)
+      expect(blob.byteLength).toBe(1024 * 1024)
+      expect(blob[blob.byteLength - 1]).toBe(n)
+      expected++
+    }
+    await sending
+    expect(expected).toBe(20)
+    client.abort('done')
+  })
+
   it('kills: pending receive and send reject promptly with SessionClosedError', async () => {
     const [client, server] = await make(
       { limits: { streamWindow: 1024 } },
