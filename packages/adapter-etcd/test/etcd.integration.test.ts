@@ -184,6 +184,34 @@ describe.skipIf(missing)(`etcd adapter against a real etcd${missing ? ` (skipped
     }
   })
 
+  it('Watch from a compacted revision ends with a clear error', async () => {
+    const { client, context } = await etcdClient([etcd.url, '/t6'])
+    const raw = connectEtcd([etcd.url])
+    try {
+      for (let i = 0; i < 3; i++) await raw.put('/t6/k').value(String(i))
+      const revision = Number((await raw.getAll().prefix('/t6/').exec()).header.revision)
+      await raw.kv.compact({ revision: String(revision) })
+      // etcd may accept the watch and cancel it right after, or refuse it at once: either way it ends
+      // with the error, never with events from a history that is gone.
+      const failure = await client.watch(['2']).then(
+        (events) =>
+          events.receive({ signal: AbortSignal.timeout(5000) }).then(
+            (event) => new Error(`got an event: ${JSON.stringify(event)}`),
+            (error: unknown) => error,
+          ),
+        (error: unknown) => error,
+      )
+      expect(failure).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/cancelled the watch of "\/t6" from revision 2.*compacted/),
+      })
+      await expect(client.watch(['x'])).rejects.toThrow(/optional start revision/)
+    } finally {
+      raw.close()
+      context.abort()
+    }
+  })
+
   it('fails clearly for a bad URL and for an etcd that is not there', async () => {
     await expect(etcdClient(['not a url'])).rejects.toThrow(/bad etcd URL "not a url"/)
     await expect(etcdClient([])).rejects.toThrow(/missing the etcd URL/)

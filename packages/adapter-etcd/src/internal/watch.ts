@@ -90,10 +90,13 @@ export async function watchPrefix(
     disconnected = true
   })
   watcher.on('error', (error: Error) => {
-    const compacted = /compact/i.test(error.message)
-    failure = compacted
+    // etcd cancels a watch whose start revision was compacted away (etcd3 does not pass the
+    // compact revision on, and etcd 3.4 gives no cancel reason for it).
+    const cancelled = /Watcher canceled/i.test(error.message)
+    failure = cancelled
       ? new UnavailableError(
-          `[adapter-etcd] watch of "${node}" cannot resume: etcd compacted the revisions after ${lastRevision}; read the keys again and start a new watch`,
+          `[adapter-etcd] etcd cancelled the watch of "${node}" from revision ${(lastRevision ?? 0) + 1}` +
+            `${/canceled: \S/.test(error.message) ? ` (${error.message})` : ''}: usually those revisions were compacted away; read the keys again and watch from the current revision`,
           { cause: error, retryable: false },
         )
       : etcdError(error, `watch of "${node}"`, where)
