@@ -78,7 +78,7 @@ export class Dnsmasq {
         '--no-resolv',
         '--no-hosts',
         '--pid-file=',
-        '--user=root',
+        ...(process.getuid?.() === 0 ? ['--user=root'] : []), // as root, do not switch to the dnsmasq user
         '--local=/test/',
         `--local-ttl=${this.ttl}`,
         `--conf-file=${conf}`,

@@ -63,7 +63,8 @@ export class Sshd {
   }
 
   private async run(): Promise<void> {
-    mkdirSync('/run/sshd', { recursive: true })
+    // sshd started as root wants its privilege-separation dir; as another user it does not need it.
+    if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true })
     const hostPub = keygen(join(this.dir, 'host_key'))
     const otherPub = keygen(join(this.dir, 'other_host_key'))
     writeFileSync(join(this.dir, 'authorized_keys'), `${keygen(this.userKey)}\n`)
