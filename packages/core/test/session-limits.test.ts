@@ -148,6 +148,14 @@ describe('memory:// and connect/listen', () => {
     await expect(tx.send(1)).rejects.toBeInstanceOf(SessionClosedError)
   })
 
+  it('a connect to a listener whose backlog is full can be given up with a signal', async () => {
+    await using listener = await listen('memory://busy', { backlog: 1 })
+    await connect('memory://busy')
+    const error = await connect('memory://busy', { signal: AbortSignal.timeout(50) }).catch((e: unknown) => e)
+    expect((error as Error).name).toBe('TimeoutError')
+    await listener.accept(bounded())
+  })
+
   it('says clearly what is wrong with a URL or a missing transport', async () => {
     await expect(connect('memory://nobody-here')).rejects.toBeInstanceOf(UnavailableError)
     await expect(connect('tcp://127.0.0.1:1')).rejects.toThrow(/no transport for "tcp:\/\/"/)

@@ -75,7 +75,7 @@ function pick(url: URL, transports: readonly Transport[] = []): Transport {
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Session> {
   const target = toUrl(url)
-  if (target.protocol === 'memory:') return dialMemory(target)
+  if (target.protocol === 'memory:') return dialMemory(target, options.signal)
   const transport = pick(target, options.transports)
   const signal = options.signal
   const link = await transport.dial(target, { ...options.dialOptions, signal })
@@ -106,7 +106,9 @@ export async function listen(
   let close: () => Promise<void>
   let listenUrl = target
   if (target.protocol === 'memory:') {
-    const unregister = registerMemoryEndpoint(target, { deliver: (session) => deliver.send(session) })
+    const unregister = registerMemoryEndpoint(target, {
+      deliver: (session, signal) => deliver.send(session, { signal }),
+    })
     close = async () => {
       unregister()
       await deliver.close()

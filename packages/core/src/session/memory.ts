@@ -5,6 +5,7 @@
  */
 import { type OperationOptions, RECEIVER, type Receiver, SENDER, type Sender } from '../channel.ts'
 import {
+  abortErrorFrom,
   ChannelAbortedError,
   ChannelClosedError,
   InvalidArgumentError,
@@ -149,7 +150,7 @@ export function memorySessionPair(name = 'pair'): [Session, Session] {
 }
 
 interface MemoryEndpoint {
-  deliver(session: Session): Promise<void>
+  deliver(session: Session, signal?: AbortSignal): Promise<void>
 }
 
 const endpoints = new Map<string, MemoryEndpoint>()
@@ -177,14 +178,15 @@ export function registerMemoryEndpoint(url: URL, endpoint: MemoryEndpoint): () =
 }
 
 /** Dials an in-memory endpoint: the client half of a new session pair. */
-export async function dialMemory(url: URL): Promise<Session> {
+export async function dialMemory(url: URL, signal?: AbortSignal): Promise<Session> {
   const name = memoryName(url)
   const endpoint = endpoints.get(name)
   if (!endpoint) throw new UnavailableError(`nothing is listening on memory://${name}`)
   const [client, server] = memorySessionPair(name)
   try {
-    await endpoint.deliver(server)
+    await endpoint.deliver(server, signal)
   } catch (error) {
+    if (signal?.aborted) throw abortErrorFrom(signal)
     throw new UnavailableError(`memory://${name} stopped listening`, {
       cause: error instanceof ChannelClosedError ? undefined : error,
     })
