@@ -9,6 +9,7 @@ import {
   type Receiver,
   type Sender,
   SessionClosedError,
+  type Transport,
   UnavailableError,
 } from '../src/index.ts'
 import { bounded, pairSessions } from './session-helpers.ts'
@@ -154,6 +155,21 @@ describe('memory:// and connect/listen', () => {
     const error = await connect('memory://busy', { signal: AbortSignal.timeout(50) }).catch((e: unknown) => e)
     expect((error as Error).name).toBe('TimeoutError')
     await listener.accept(bounded())
+  })
+
+  it('a wire connect whose handshake never completes is given up with its signal', async () => {
+    const { linkPair } = await import('../src/index.ts')
+    const silent: Transport = {
+      name: 'silent',
+      schemes: ['silent'],
+      dial: async () => linkPair()[0], // nobody at the other end ever answers the hello
+      listen: () => Promise.reject(new Error('not used')),
+    }
+    const error = await connect('silent://nowhere', {
+      transports: [silent],
+      signal: AbortSignal.timeout(50),
+    }).catch((e: unknown) => e)
+    expect((error as Error).name).toBe('TimeoutError')
   })
 
   it('says clearly what is wrong with a URL or a missing transport', async () => {

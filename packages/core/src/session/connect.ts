@@ -3,7 +3,7 @@
  * and hands back Sessions. `memory://` is always available and needs no transport.
  */
 import type { OperationOptions } from '../channel.ts'
-import { InvalidArgumentError } from '../errors.ts'
+import { abortErrorFrom, InvalidArgumentError } from '../errors.ts'
 import { pipe } from '../pipe.ts'
 import type { DialOptions, ListenOptions, Transport } from '../transport.ts'
 import { dialMemory, registerMemoryEndpoint } from './memory.ts'
@@ -84,6 +84,9 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
     return await createSession(link, { ...options, signal: undefined, role: 'client' })
+  } catch (error) {
+    if (signal?.aborted) throw abortErrorFrom(signal)
+    throw error
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }
