@@ -7,7 +7,7 @@ import {
   type Receiver,
   type Sender,
 } from '@libswarm/core'
-import { connectTimeoutError, dialError, formatAddress, listenError } from './internal/net.ts'
+import { connectTimeoutError, dialError, formatAddress, listenError } from '@libswarm/core/node'
 
 const PKG = 'transport-tcp'
 

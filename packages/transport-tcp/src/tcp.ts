@@ -1,6 +1,5 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import {
-  abortErrorFrom,
   type DialOptions,
   InvalidArgumentError,
   type Link,
@@ -10,7 +9,6 @@ import {
   type Transport,
   UnavailableError,
 } from '@libswarm/core'
-import { QueueListener } from './internal/listener.ts'
 import {
   connectTimeoutError,
   dialError,
@@ -18,9 +16,11 @@ import {
   formatUrl,
   listenError,
   parseHostPort,
+  QueueListener,
+  socketLink,
+  socketReady,
   throwIfAborted,
-} from './internal/net.ts'
-import { socketLink } from './internal/socket-link.ts'
+} from '@libswarm/core/node'
 
 const PKG = 'transport-tcp'
 
@@ -84,27 +84,11 @@ export function tcp(options: TcpOptions = {}): Transport {
       const signal = callOptions.signal
       throwIfAborted(signal)
       const socket = netConnect({ host, port, allowHalfOpen: true })
-      await new Promise<void>((resolve, reject) => {
-        const done = (error?: Error) => {
-          clearTimeout(timer)
-          signal?.removeEventListener('abort', onAbort)
-          socket.off('connect', onConnect)
-          socket.off('error', onError)
-          if (error) {
-            socket.destroy()
-            reject(error)
-          } else resolve()
-        }
-        const onConnect = () => done()
-        const onError = (error: Error) => done(dialError(PKG, target, error))
-        const onAbort = () => done(abortErrorFrom(signal!))
-        const timer =
-          connectTimeout > 0
-            ? setTimeout(() => done(connectTimeoutError(PKG, target, connectTimeout)), connectTimeout)
-            : undefined
-        socket.once('connect', onConnect)
-        socket.once('error', onError)
-        signal?.addEventListener('abort', onAbort, { once: true })
+      await socketReady(socket, 'connect', {
+        signal,
+        timeout: connectTimeout,
+        describe: (error) => dialError(PKG, target, error),
+        timeoutError: () => connectTimeoutError(PKG, target, connectTimeout),
       })
       configure(socket, noDelay, keepAlive)
       const address = formatAddress(socket.remoteAddress, socket.remotePort)
@@ -136,17 +120,7 @@ export function tcp(options: TcpOptions = {}): Transport {
         configure(socket, noDelay, keepAlive)
         const address = formatAddress(socket.remoteAddress, socket.remotePort)
         const peer: PeerInfo = { transport: 'tcp', address }
-        const link = socketLink(socket, peer, runtimeError(address))
-        if (!authenticate) {
-          listener.push(link)
-          return
-        }
-        Promise.resolve()
-          .then(() => authenticate(peer))
-          .then(
-            (ok) => (ok ? listener.push(link) : link.destroy()),
-            () => link.destroy(),
-          )
+        listener.admit(socketLink(socket, peer, runtimeError(address)), authenticate)
       })
       return listener
     },

@@ -3,12 +3,10 @@ import {
   type ConnectionOptions,
   createServer,
   type TlsOptions as NodeTlsOptions,
-  type PeerCertificate,
   type TLSSocket,
   connect as tlsConnect,
 } from 'node:tls'
 import {
-  abortErrorFrom,
   type DialOptions,
   InvalidArgumentError,
   type LibswarmError,
@@ -20,7 +18,6 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import { QueueListener } from './internal/listener.ts'
 import {
   connectTimeoutError,
   dialError,
@@ -28,9 +25,13 @@ import {
   formatUrl,
   listenError,
   parseHostPort,
+  QueueListener,
+  socketLink,
+  socketReady,
+  type TlsIdentity,
   throwIfAborted,
-} from './internal/net.ts'
-import { socketLink } from './internal/socket-link.ts'
+  tlsIdentity,
+} from '@libswarm/core/node'
 
 const PKG = 'transport-tls'
 
@@ -81,19 +82,7 @@ export interface TlsOptions {
   onRefused?: (error: LibswarmError, peer: PeerInfo) => void
 }
 
-/** What `peer.identity` holds on a listener that verified a client certificate. */
-export interface TlsIdentity {
-  /** The client certificate's subject, e.g. `{ CN: 'worker-1', O: 'swarm' }`. */
-  subject: Record<string, string | string[]>
-  /** Its issuer's subject. */
-  issuer: Record<string, string | string[]>
-  /** SHA-256 fingerprint, `AB:CD:...`. */
-  fingerprint256: string
-  /** Serial number (hex). */
-  serialNumber: string
-  /** End of validity, as the certificate states it. */
-  validTo: string
-}
+export type { TlsIdentity }
 
 const ALPN = ['libswarm/1']
 
@@ -219,19 +208,6 @@ function clientCertRefusal(peerAddress: string, error: NodeJS.ErrnoException): L
   )
 }
 
-function identityOf(socket: TLSSocket): TlsIdentity | undefined {
-  if (!socket.authorized) return undefined
-  const cert: PeerCertificate = socket.getPeerCertificate()
-  if (!cert || Object.keys(cert).length === 0) return undefined
-  return {
-    subject: { ...(cert.subject as unknown as Record<string, string | string[]>) },
-    issuer: { ...(cert.issuer as unknown as Record<string, string | string[]>) },
-    fingerprint256: cert.fingerprint256,
-    serialNumber: cert.serialNumber,
-    validTo: cert.valid_to,
-  }
-}
-
 /**
  * The TLS transport: `tls://host:port`, server-authenticated or mutual TLS. Certificate checks are
  * on by default; a listener with `requireClientCert` refuses clients without a certificate signed by
@@ -274,32 +250,14 @@ export function tls(options: TlsOptions = {}): Transport {
       // which covers addresses (IP subjectAltNames).
       if (isIP(servername) === 0) connectOptions.servername = servername
       const socket = tlsConnect(connectOptions)
-      await new Promise<void>((resolve, reject) => {
-        const done = (error?: Error) => {
-          clearTimeout(timer)
-          signal?.removeEventListener('abort', onAbort)
-          socket.off('secureConnect', onConnect)
-          socket.off('error', onError)
-          if (error) {
-            socket.destroy()
-            reject(error)
-          } else resolve()
-        }
-        const onConnect = () => done()
-        const onError = (error: NodeJS.ErrnoException) =>
-          done(
-            serverCertError(target, servername, error) ??
-              alertError('server', target, error) ??
-              dialError(PKG, target, error),
-          )
-        const onAbort = () => done(abortErrorFrom(signal!))
-        const timer =
-          connectTimeout > 0
-            ? setTimeout(() => done(connectTimeoutError(PKG, target, connectTimeout)), connectTimeout)
-            : undefined
-        socket.once('secureConnect', onConnect)
-        socket.once('error', onError)
-        signal?.addEventListener('abort', onAbort, { once: true })
+      await socketReady(socket as unknown as Socket, 'secureConnect', {
+        signal,
+        timeout: connectTimeout,
+        describe: (error) =>
+          serverCertError(target, servername, error) ??
+          alertError('server', target, error) ??
+          dialError(PKG, target, error),
+        timeoutError: () => connectTimeoutError(PKG, target, connectTimeout),
       })
       socket.setNoDelay(o.noDelay ?? true)
       const address = formatAddress(socket.remoteAddress, socket.remotePort)
@@ -399,7 +357,7 @@ export function tls(options: TlsOptions = {}): Transport {
           o.onRefused?.(clientCertRefusal(address, error), { transport: 'tls', address })
           return
         }
-        const identity = mutual ? identityOf(socket) : undefined
+        const identity = mutual ? tlsIdentity(socket) : undefined
         const peer: PeerInfo = identity
           ? { transport: 'tls', address, identity }
           : { transport: 'tls', address }
@@ -411,16 +369,7 @@ export function tls(options: TlsOptions = {}): Transport {
               cause: error,
             }),
         )
-        if (!authenticate) {
-          listener.push(link)
-          return
-        }
-        Promise.resolve()
-          .then(() => authenticate(peer))
-          .then(
-            (ok) => (ok ? listener.push(link) : link.destroy()),
-            () => link.destroy(),
-          )
+        listener.admit(link, authenticate)
       })
       return listener
     },

@@ -14,10 +14,9 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
+import { QueueListener, socketLink, socketReady } from '@libswarm/core/node'
 import { FdLink } from './internal/fd-link.ts'
-import { QueueListener } from './internal/listener.ts'
 import { addonLoadError, type FdPassAddon, loadAddon } from './internal/native.ts'
-import { socketLink } from './internal/socket-link.ts'
 
 const PKG = 'transport-unix'
 /** sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL. */
@@ -258,22 +257,9 @@ export function unix(options: UnixOptions = {}): Transport {
         return new FdLink(addon, fd, peer)
       }
       const socket = netConnect({ path, allowHalfOpen: true })
-      await new Promise<void>((resolve, reject) => {
-        const done = (error?: Error) => {
-          signal?.removeEventListener('abort', onAbort)
-          socket.off('connect', onConnect)
-          socket.off('error', onError)
-          if (error) {
-            socket.destroy()
-            reject(error)
-          } else resolve()
-        }
-        const onConnect = () => done()
-        const onError = (error: NodeJS.ErrnoException) => done(dialError(path, error.code, error))
-        const onAbort = () => done(abortErrorFrom(signal!))
-        socket.once('connect', onConnect)
-        socket.once('error', onError)
-        signal?.addEventListener('abort', onAbort, { once: true })
+      await socketReady(socket, 'connect', {
+        signal,
+        describe: (error) => dialError(path, error.code, error),
       })
       return socketLink(socket, peer)
     },
@@ -317,16 +303,7 @@ export function unix(options: UnixOptions = {}): Transport {
         } else {
           link = socketLink(socket, peer)
         }
-        if (!authenticate) {
-          listener.push(link)
-          return
-        }
-        Promise.resolve()
-          .then(() => authenticate(link.peer))
-          .then(
-            (ok) => (ok ? listener.push(link) : link.destroy()),
-            () => link.destroy(),
-          )
+        listener.admit(link, authenticate)
       })
       return listener
     },

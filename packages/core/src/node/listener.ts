@@ -1,4 +1,4 @@
-import type { Link, LinkListener } from '@libswarm/core'
+import type { Link, LinkListener, ListenOptions } from '../transport.ts'
 
 /**
  * A {@link LinkListener} fed by a server's accept callback: accepted links queue until iterated.
@@ -31,6 +31,23 @@ export class QueueListener implements LinkListener {
     const waiter = this.#waiters.shift()
     if (waiter) waiter({ value: link, done: false })
     else this.#queue.push(link)
+  }
+
+  /**
+   * Hands `link` on like {@link push} once `authenticate` (a listen option) accepts its peer; a
+   * refused peer, or a check that throws, has its link destroyed. Without `authenticate`, pushes.
+   */
+  admit(link: Link, authenticate?: ListenOptions['authenticate']): void {
+    if (!authenticate) {
+      this.push(link)
+      return
+    }
+    Promise.resolve()
+      .then(() => authenticate(link.peer))
+      .then(
+        (ok) => (ok ? this.push(link) : link.destroy()),
+        () => link.destroy(),
+      )
   }
 
   close(): Promise<void> {

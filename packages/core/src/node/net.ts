@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import { isIP } from 'node:net'
 import {
   abortErrorFrom,
@@ -5,7 +6,7 @@ import {
   type LibswarmError,
   TimeoutError,
   UnavailableError,
-} from '@libswarm/core'
+} from '../errors.ts'
 
 /** Host and port taken from a `scheme://host:port` URL. */
 export interface HostPort {
@@ -124,4 +125,50 @@ export function connectTimeoutError(pkg: string, target: string, ms: number): Li
   return new TimeoutError(
     `[${pkg}] cannot connect to ${target}: no answer within ${ms} ms; check that the host is reachable (option connectTimeout)`,
   )
+}
+
+/** Options of {@link socketReady}. */
+export interface SocketReadyOptions {
+  /** Rejects with the signal's reason (and destroys the socket) when it fires. */
+  signal?: AbortSignal | undefined
+  /** Milliseconds before giving up; `0` or absent waits as long as the OS does. */
+  timeout?: number | undefined
+  /** Turns a socket error into the error to reject with. Default: the error itself. */
+  describe?: (error: NodeJS.ErrnoException) => Error
+  /** The error to reject with on timeout. Default: a TimeoutError naming no target. */
+  timeoutError?: () => Error
+}
+
+/**
+ * Waits until a dialing socket emits `event` (`'connect'`, or `'secureConnect'` for TLS). On an
+ * error, the signal or the timeout, the socket is destroyed and the promise rejects.
+ */
+export function socketReady(socket: Socket, event: string, options: SocketReadyOptions = {}): Promise<void> {
+  const { signal, timeout = 0, describe = (error) => error } = options
+  return new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      socket.off(event, onReady)
+      socket.off('error', onError)
+      if (error) {
+        socket.destroy()
+        reject(error)
+      } else resolve()
+    }
+    const onReady = () => done()
+    const onError = (error: NodeJS.ErrnoException) => done(describe(error))
+    const onAbort = () => done(abortErrorFrom(signal!))
+    const timer =
+      timeout > 0
+        ? setTimeout(
+            () => done(options.timeoutError?.() ?? new TimeoutError(`no connection within ${timeout} ms`)),
+            timeout,
+          )
+        : undefined
+    socket.once(event, onReady)
+    socket.once('error', onError)
+    if (signal?.aborted) onAbort()
+    else signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }

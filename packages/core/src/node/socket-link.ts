@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
-import { duplexLink, type Link, type PeerInfo } from '@libswarm/core'
+import { duplexLink } from '../session/duplex-link.ts'
+import type { Link, PeerInfo } from '../transport.ts'
 
 /** A Link over a connected socket, with the socket at hand for diagnostics. */
 export type SocketLink = Link & { readonly socket: Socket }
