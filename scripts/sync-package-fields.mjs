@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * Makes every workspace package (packages/* and apps/*) ready to publish, idempotently:
+ * `license`, `repository` (with `directory`), `engines`, `files`, `publishConfig.access`, and
+ * `publishConfig.exports` derived from the development `exports` (./src/X.ts -> types
+ * ./dist/X.d.ts + default ./dist/X.js, `./internal/*` kept null); its tsconfig.build.json emits
+ * declarations and declaration maps into dist/.
+ *
+ *   node scripts/sync-package-fields.mjs          rewrite what differs, list the files it changed
+ *   node scripts/sync-package-fields.mjs --check  change nothing, exit 1 if something differs
+ *
+ * Run it after adding a package by hand (`pnpm create-adapter` already writes these fields).
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const check = process.argv.includes('--check')
+
+/** Where the sources live; every package's `repository` points here with its folder as `directory`. */
+export const REPOSITORY_URL = 'git+https://github.com/libswarm/libswarm-ts.git'
+
+function packageDirs() {
+  return ['packages', 'apps'].flatMap((group) =>
+    existsSync(join(root, group))
+      ? readdirSync(join(root, group), { withFileTypes: true })
+          .filter((entry) => entry.isDirectory() && existsSync(join(root, group, entry.name, 'package.json')))
+          .map((entry) => join(root, group, entry.name))
+      : [],
+  )
+}
+
+/** `./src/a/b.ts` -> { types: './dist/a/b.d.ts', default: './dist/a/b.js' }; conditions recurse. */
+function toDist(target) {
+  if (target === null) return null
+  if (typeof target === 'string') {
+    const match = /^\.\/src\/(.+)\.(m?)ts$/.exec(target)
+    if (!match) return target
+    const ext = match[2] === 'm' ? 'mjs' : 'js'
+    return { types: `./dist/${match[1]}.d.${match[2]}ts`, default: `./dist/${match[1]}.${ext}` }
+  }
+  if (Array.isArray(target)) return target.map(toDist)
+  if (typeof target === 'object') {
+    const out = {}
+    for (const [key, value] of Object.entries(target)) {
+      const mapped = toDist(value)
+      // { default: {types, default} } collapses into {types, default}, so "types" stays first.
+      if (key === 'default' && mapped && typeof mapped === 'object' && !Array.isArray(mapped))
+        Object.assign(out, mapped)
+      else out[key] = mapped
+    }
+    return out
+  }
+  return target
+}
+
+/** Inserts `key` after `after` (or at the end) in an object, keeping the others' order. */
+function withField(obj, key, value, after) {
+  if (key in obj) return { ...obj, [key]: value }
+  const out = {}
+  let placed = false
+  for (const [k, v] of Object.entries(obj)) {
+    out[k] = v
+    if (k === after) {
+      out[key] = value
+      placed = true
+    }
+  }
+  if (!placed) out[key] = value
+  return out
+}
+
+const changed = []
+function write(file, before, after) {
+  if (before === after) return
+  changed.push(relative(root, file))
+  if (!check) writeFileSync(file, after)
+}
+
+for (const dir of packageDirs()) {
+  const file = join(dir, 'package.json')
+  const before = readFileSync(file, 'utf8')
+  let pkg = JSON.parse(before)
+  if (pkg.private) continue
+  pkg = withField(pkg, 'license', pkg.license ?? 'Apache-2.0', 'description')
+  pkg = withField(
+    pkg,
+    'repository',
+    { type: 'git', url: REPOSITORY_URL, directory: relative(root, dir) },
+    'license',
+  )
+  pkg = withField(pkg, 'engines', { node: '>=20', ...pkg.engines }, 'sideEffects')
+  const files = new Set(pkg.files ?? [])
+  for (const entry of ['dist', 'src', 'README.md']) files.add(entry)
+  pkg.files = [...files]
+  const exports = pkg.exports ?? { '.': './src/index.ts' }
+  pkg.exports = { ...exports, './internal/*': null }
+  pkg.publishConfig = {
+    ...pkg.publishConfig,
+    access: 'public',
+    exports: toDist(pkg.exports),
+  }
+  write(file, before, `${JSON.stringify(pkg, null, 2)}\n`)
+
+  const buildFile = join(dir, 'tsconfig.build.json')
+  const buildBefore = existsSync(buildFile) ? readFileSync(buildFile, 'utf8') : ''
+  const build = buildBefore
+    ? JSON.parse(buildBefore)
+    : { extends: '../../tsconfig.base.json', compilerOptions: {}, include: ['src'] }
+  build.compilerOptions = {
+    ...build.compilerOptions,
+    outDir: 'dist',
+    rootDir: 'src',
+    noEmit: false,
+    declaration: true,
+    declarationMap: true,
+  }
+  // Arrays of strings on one line, objects expanded: what the formatter (biome) leaves alone.
+  const buildAfter = `${JSON.stringify(build, null, 2).replace(
+    /\[\s+("[^"]*"(?:,\s+"[^"]*")*)\s+\]/g,
+    (_, items) => `[${items.replace(/,\s+/g, ', ')}]`,
+  )}\n`
+  write(buildFile, buildBefore, buildAfter)
+  if (!pkg.scripts?.build) changed.push(`${relative(root, file)}: no "build" script`)
+}
+
+if (changed.length > 0) {
+  process.stdout.write(`${check ? 'out of date' : 'updated'}:\n${changed.map((f) => `  ${f}`).join('\n')}\n`)
+  if (check) {
+    process.stdout.write('run: node scripts/sync-package-fields.mjs\n')
+    process.exit(1)
+  }
+}
