@@ -39,6 +39,6 @@
  * @packageDocumentation
  */
 
-export type { TokenCheck } from './internal/auth.ts'
+export type { TokenCheck } from '@libswarm/core/node'
 export { type Http2Handler, type Http2HandlerOptions, http2Handler, LIBSWARM_CONTENT_TYPE } from './server.ts'
 export { type Http2TlsOptions, type Http2TransportOptions, http2 } from './transport.ts'

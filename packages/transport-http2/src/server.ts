@@ -8,7 +8,7 @@ import type {
 } from 'node:http2'
 import type { Readable } from 'node:stream'
 import { InvalidArgumentError, type Link, type PeerInfo } from '@libswarm/core'
-import { bearerToken, checkToken, type TokenCheck } from './internal/auth.ts'
+import { bearerToken, checkToken, type TokenCheck } from '@libswarm/core/node'
 import { LinkQueue } from './internal/link-queue.ts'
 import { refuse } from './internal/refuse.ts'
 import { streamLink } from './internal/stream-link.ts'

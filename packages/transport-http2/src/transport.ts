@@ -26,7 +26,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import type { TokenCheck } from './internal/auth.ts'
+import type { TokenCheck } from '@libswarm/core/node'
 import { refuse } from './internal/refuse.ts'
 import { streamLink } from './internal/stream-link.ts'
 import { http2Handler, LIBSWARM_CONTENT_TYPE } from './server.ts'

@@ -37,12 +37,13 @@
  *
  * @packageDocumentation
  */
+
+export type { TokenCheck } from '@libswarm/core/node'
 export {
   type BrowserDialOptions,
   dialBrowserWebSocket,
   type WebSocketConstructor,
 } from './client.ts'
-export type { TokenCheck } from './internal/auth.ts'
 export type { WebSocketDialOptions } from './internal/common.ts'
 export type { BrowserWebSocket } from './internal/ws-link.ts'
 export { type WebSocketHandler, type WebSocketHandlerOptions, websocketHandler } from './server.ts'

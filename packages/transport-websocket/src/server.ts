@@ -2,8 +2,8 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
 import { InvalidArgumentError, type Link, type PeerInfo } from '@libswarm/core'
+import { bearerToken, checkToken, type TokenCheck } from '@libswarm/core/node'
 import { WebSocketServer } from 'ws'
-import { bearerToken, checkToken, type TokenCheck } from './internal/auth.ts'
 import { SUBPROTOCOL } from './internal/common.ts'
 import { nodePort } from './internal/node-port.ts'
 import { wsLink } from './internal/ws-link.ts'
@@ -133,7 +133,7 @@ export function websocketHandler(options: WebSocketHandlerOptions = {}): WebSock
 
   const admit = async (req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams) => {
     const token = bearerToken(req.headers.authorization) ?? query.get('access_token') ?? undefined
-    const result = await checkToken(options.token, token)
+    const result = await checkToken(options.token, token, 'libswarm WebSocket endpoint')
     if (!result.ok) {
       return refuseUpgrade(socket, result.status, result.message, { 'WWW-Authenticate': result.challenge })
     }

@@ -13,8 +13,8 @@ import {
   type Transport,
   UnavailableError,
 } from '@libswarm/core'
+import type { TokenCheck } from '@libswarm/core/node'
 import { WebSocket } from 'ws'
-import type { TokenCheck } from './internal/auth.ts'
 import {
   checkToken,
   notLibswarm,
