@@ -50,6 +50,7 @@ describe('consul adapter against the fake agent', () => {
     expect(await consul.ls()).toEqual(['consul', 'web'])
     const { instance: service } = await consul.attach('web')
     expect(await service.ls()).toEqual(['web-1'])
+    expect(await (await service.attach('')).instance.ls()).toEqual(['web-1']) // no NAME: itself
     const { instances } = await service.get<{
       instances: { id: string; status: string; port: number; tags: string[] }[]
     }>()

@@ -59,6 +59,7 @@ describe.skipIf(missing)(
         const { instance } = await client.attach('low.test:8080')
         expect(await instance.get()).toMatchObject({ target: 'low.test', port: 8080, priority: 10, rank: 2 })
         await expect(client.attach('nope.test:1')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+        expect(await (await client.attach('')).instance.ls()).toHaveLength(3) // no NAME: itself
         // Watch through the service: the baseline is taken before the Ack, so a change right after it shows.
         const events = await client.watch()
         await dns.restart([

@@ -32,6 +32,7 @@ describe.skipIf(missing)(`etcd adapter against a real etcd${missing ? ` (skipped
       const { instance: web } = await client.attach('web')
       await web.set(['a', 'x'])
       expect(await client.ls()).toEqual(['db', 'web'])
+      expect(await (await client.attach('')).instance.ls()).toEqual(['db', 'web']) // no NAME: itself
       expect(await web.get()).toEqual({ port: 80 })
       expect(await web.ls()).toEqual(['a'])
       expect(await (await client.attach('db')).instance.get()).toBe('plain text')

@@ -89,6 +89,7 @@ describe.skipIf(missing)(`ssh adapter against a real sshd${missing ? ` (skipped:
       ]
       const job = await host.spawn(['--name=printer', 'printf', '%s\\n', ...tricky])
       expect(await host.ls()).toEqual(['printer'])
+      expect(await (await host.attach('')).instance.ls()).toEqual(['printer']) // no NAME: itself
       const events = await job.watch()
       await job.start()
       const lines: string[] = []

@@ -151,7 +151,7 @@ async function health(consul: ConsulContext, name: string, signal?: AbortSignal)
 
 /** The service for one catalog service: its instances with health. */
 export function catalogServiceNode(consul: ConsulContext, name: string): Server {
-  return new Server({
+  const server: Server = new Server({
     async onLs(_args, context) {
       return (await health(consul, name, context.signal)).map((i) => i.id)
     },
@@ -160,6 +160,7 @@ export function catalogServiceNode(consul: ConsulContext, name: string): Server 
     },
     async onAttach(args, context) {
       const id = args[0] ?? ''
+      if (id === '') return server // no NAME: the service itself
       const found = (await health(consul, name, context.signal)).find((i) => i.id === id)
       if (!found)
         throw new NotFoundError(`[adapter-consul] service "${name}" has no instance "${id}"; Ls lists them`)
@@ -186,6 +187,7 @@ export function catalogServiceNode(consul: ConsulContext, name: string): Server 
       )
     },
   })
+  return server
 }
 
 const SPAWN_USAGE =
@@ -344,7 +346,7 @@ function registrationService(consul: ConsulContext, registration: Registration):
 
 /** The root service of a `consul` instance. */
 export function consulService(consul: ConsulContext, options: { fallback?: Service } = {}): Server {
-  return new Server(
+  const server: Server = new Server(
     {
       async onLs(_args, context) {
         const response = await consul.api.request<Record<string, string[]>>('GET', '/v1/catalog/services', {
@@ -354,7 +356,7 @@ export function consulService(consul: ConsulContext, options: { fallback?: Servi
       },
       async onAttach(args, context) {
         const name = args[0]
-        if (!name) throw new InvalidArgumentError('[adapter-consul] Attach needs a service name: Attach NAME')
+        if (!name) return server // no NAME: the service itself
         const response = await consul.api.request<unknown[]>(
           'GET',
           `/v1/catalog/service/${encodeURIComponent(name)}`,
@@ -443,6 +445,7 @@ export function consulService(consul: ConsulContext, options: { fallback?: Servi
     },
     { fallback: options.fallback },
   )
+  return server
 }
 
 function encodeKey(key: string): string {

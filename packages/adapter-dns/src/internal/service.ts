@@ -21,7 +21,7 @@ export interface SrvServiceOptions {
  * current answer, Attach TARGET:PORT gives that one record, Watch reports changes. Read-only.
  */
 export function srvService(source: SrvSource, options: SrvServiceOptions = {}): Server {
-  return new Server({
+  const server: Server = new Server({
     async onGet(_args, context) {
       const snapshot = await source.resolve(context.signal)
       return {
@@ -34,6 +34,7 @@ export function srvService(source: SrvSource, options: SrvServiceOptions = {}): 
     },
     async onAttach(args, context) {
       const name = args[0]
+      if (!name) return server // no NAME: the service itself
       const snapshot = await source.resolve(context.signal)
       const index = snapshot.records.findIndex((r) => recordName(r) === name)
       if (name === undefined || index < 0) {
@@ -61,6 +62,7 @@ export function srvService(source: SrvSource, options: SrvServiceOptions = {}): 
       await replyAndClose(message.ret, { verb: 'Set', args: snapshot.records.map(recordName) })
     },
   })
+  return server
 }
 
 function recordService(source: SrvSource, name: string): Server {

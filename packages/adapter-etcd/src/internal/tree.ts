@@ -65,7 +65,7 @@ export function nodeService(
   options: { root?: boolean; fallback?: Service } = {},
 ): Server {
   const what = (verb: string) => `${verb} "${path || '/'}"`
-  return new Server(
+  const server: Server = new Server(
     {
       async onLs() {
         try {
@@ -82,8 +82,7 @@ export function nodeService(
       },
       async onAttach(args) {
         const name = args[0]
-        if (name === undefined)
-          throw new InvalidArgumentError('[adapter-etcd] Attach needs a key name: Attach NAME')
+        if (!name) return server // no NAME: the node itself
         const key = childKey(path, name)
         let exists: boolean
         try {
@@ -158,6 +157,7 @@ export function nodeService(
     },
     { fallback: options.fallback },
   )
+  return server
 }
 
 async function put(tree: TreeContext, key: string, value: string): Promise<void> {

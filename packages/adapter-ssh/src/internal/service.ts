@@ -126,11 +126,12 @@ export function sshService(connection: SshConnection, options: SshServiceOptions
     if (out) await out.send(message)
   }
 
-  const server = new Server(
+  const server: Server = new Server(
     {
       onLs: () => procs.keys(),
       async onAttach(args) {
         const name = args[0] ?? ''
+        if (name === '') return server // no NAME: the service itself
         if (name.startsWith('unix://')) {
           // A swarmd on the server, reached by a session through the SSH connection.
           const remote = await remoteSwarmd(connection, socketPath(name), { signal: options.signal })
