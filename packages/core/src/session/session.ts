@@ -452,15 +452,19 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
    * Delivers every message straight into a local Sender (an exported Sender's stream) instead of
    * queueing it for `receive`. Credit returns as the target accepts each message, so the target's
    * backpressure reaches the peer; when the target stops accepting, the stream is cancelled.
+   * Each send carries `{ peer }` (the session's {@link PeerInfo}, as the transport authenticated
+   * it), which a service passes to its handlers as `context.peer`; plain channels ignore it.
    */
   forward(target: Sender<T>): void {
     this.target = target
+    this.targetOptions = { peer: this.session.peer }
     target.closed.then(() => {
       if (this.state === 0) this.cancel()
     })
   }
 
   private target: Sender<T> | undefined
+  private targetOptions: (OperationOptions & { peer: PeerInfo }) | undefined
 
   private push(entry: Entry): void {
     const target = this.target
@@ -469,7 +473,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
         target.abort(entry.error)
         return
       }
-      target.send(entry.value as T).then(
+      target.send(entry.value as T, this.targetOptions).then(
         () => this.consume(entry),
         () => this.cancel(),
       )
@@ -1029,7 +1033,8 @@ export class WireSession implements Session {
     const error = new SessionClosedError('the session is closed')
     for (const stream of [...this.streams.values()]) stream.onSessionEnd(error)
     this.endAccepting(new ChannelClosedError('the session is closed'))
-    for (const channel of this.incoming.clear()) channel.onSessionEnd(error)
+    // Channels the peer opened and nobody accepted yet stay queued: a graceful end loses nothing,
+    // so `accept()` still hands them out and what they carry can still be drained.
     try {
       this.link.end()
     } catch {}
