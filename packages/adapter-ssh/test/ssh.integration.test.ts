@@ -115,7 +115,11 @@ describe.skipIf(missing)(`ssh adapter against a real sshd${missing ? ` (skipped:
     const host = new Client(await backend.spawn(args(), ctx))
     try {
       const job = await host.spawn(['sleep', '30'])
-      await job.start()
+      expect(await host.ls()).toEqual(['sleep-1'])
+      await host.start(['sleep-1']) // Start NAME on the host addresses the command (VERBS.md rule 8)
+      expect(await host.get(['sleep-1'])).toMatchObject({ state: 'running' })
+      await expect(host.start()).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' })
+      await expect(host.stop(['ghost'])).rejects.toMatchObject({ code: 'NOT_FOUND' })
       const running = await job.get<{ state: string; pid: number }>()
       expect(running.state).toBe('running')
       expect(running.pid).toBeGreaterThan(1)

@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   type Message,
   NotFoundError,
+  NotImplementedError,
   Server,
   type Service,
   WatchHub,
@@ -115,12 +116,25 @@ export interface SshServiceOptions {
  *   Connect tcp://HOST:PORT: a tunnel to that port as seen from the server; Connect unix:///PATH: a
  *   tunnel to a unix socket on the server (a remote swarmd, for a session to ride).
  * - Get: the connection; Watch: `create` events of spawned commands, and their start and stop.
+ * - Start / Stop / Get / Watch / Connect NAME: the same verb on the spawned command NAME.
  */
 export function sshService(connection: SshConnection, options: SshServiceOptions = {}): Server {
   const procs = new Map<string, { proc: RemoteProc; service: Server }>()
   const hub = new WatchHub()
   const remotes = new Set<RemoteSwarmd>()
   let counter = 0
+  /** The spawned command a verb's NAME argument names (rule 8 of docs/VERBS.md). */
+  const named = (verb: string, args: string[]): RemoteProc => {
+    const name = args[0]
+    if (name === undefined)
+      throw new NotImplementedError(`not implemented: ${verb} (give the NAME of a spawned command)`)
+    if (args.length > 1)
+      throw new InvalidArgumentError(`[adapter-ssh] ${verb} takes one NAME, got ${JSON.stringify(args)}`)
+    const entry = procs.get(name)
+    if (!entry)
+      throw new NotFoundError(`[adapter-ssh] no command named "${name}" was spawned here; Ls lists them`)
+    return entry.proc
+  }
   const out = options.out
   const send = async (message: Message) => {
     if (out) await out.send(message)
@@ -187,6 +201,7 @@ export function sshService(connection: SshConnection, options: SshServiceOptions
       async onConnect(args) {
         const [first, ...rest] = args
         if (first === undefined) return connection.shell()
+        if (rest.length === 0 && procs.has(first)) return procs.get(first)!.proc.connect() // Connect NAME
         if (first === '--') {
           if (rest[0] === undefined)
             throw new InvalidArgumentError('[adapter-ssh] Connect -- needs a command')
@@ -205,13 +220,20 @@ export function sshService(connection: SshConnection, options: SshServiceOptions
         if (first.startsWith('unix://')) return connection.forwardUnix(socketPath(first))
         return connection.exec(commandLine(first, rest))
       },
-      onGet: () => ({
-        host: connection.options.host,
-        port: connection.port,
-        user: connection.options.username,
-        commands: [...procs.values()].map(({ proc }) => proc.info()),
-      }),
-      onWatch: (_args, context) => hub.subscribe(context.signal),
+      onGet: (args) =>
+        args.length > 0
+          ? named('Get', args).info()
+          : {
+              host: connection.options.host,
+              port: connection.port,
+              user: connection.options.username,
+              commands: [...procs.values()].map(({ proc }) => proc.info()),
+            },
+      onWatch: (args, context) =>
+        args.length > 0 ? named('Watch', args).watch(context.signal) : hub.subscribe(context.signal),
+      // Start / Stop NAME address a spawned command (the host itself has no run state).
+      onStart: (args) => named('Start', args).start(),
+      onStop: (args) => named('Stop', args).stop(),
     },
     { fallback: out },
   )
