@@ -14,6 +14,7 @@
  * const { instance } = await client.attach('web')
  * console.log(await instance.get()) // { state: 'running' }
  */
+export * from './args.ts'
 export * from './client.ts'
 export * from './filter.ts'
 export * from './handler.ts'
