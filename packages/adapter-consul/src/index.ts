@@ -75,7 +75,9 @@ export const backend: Backend = {
     if (tokenEnv !== undefined) {
       token = process.env[tokenEnv]
       if (token === undefined)
-        throw new InvalidArgumentError(`[adapter-consul] --token-env=${tokenEnv} but $${tokenEnv} is not set`)
+        throw new InvalidArgumentError(
+          `[adapter-consul] --token-env=${tokenEnv} but $${tokenEnv} is not set; usage: ${USAGE}`,
+        )
     }
     const api = new ConsulApi({
       address,

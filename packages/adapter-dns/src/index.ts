@@ -55,7 +55,7 @@ export const backend: Backend = {
       )
     }
     const source = new SrvSource(name, {
-      servers: server === undefined ? undefined : [parseServer(server)],
+      servers: server === undefined ? undefined : [withUsage(() => parseServer(server))],
       minTtl: numberOption(parsed, 'min-ttl', 5, USAGE, 'adapter-dns'),
       maxTtl: numberOption(parsed, 'max-ttl', 300, USAGE, 'adapter-dns'),
       timeout: numberOption(parsed, 'timeout', 2000, USAGE, 'adapter-dns'),
@@ -66,4 +66,12 @@ export const backend: Backend = {
     context.signal.addEventListener('abort', () => void service.close(), { once: true })
     return service
   },
+}
+
+function withUsage<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}; usage: ${USAGE}`)
+  }
 }

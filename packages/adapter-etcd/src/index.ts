@@ -134,7 +134,7 @@ export const backend: Backend = {
     const user = parsed.options.get('user')
     if (user !== undefined && process.env.ETCD_PASSWORD === undefined) {
       throw new InvalidArgumentError(
-        '[adapter-etcd] --user is set but $ETCD_PASSWORD is not; put the password there',
+        `[adapter-etcd] --user is set but $ETCD_PASSWORD is not; put the password there; usage: ${USAGE}`,
       )
     }
     const client = connectEtcd(hosts, {
