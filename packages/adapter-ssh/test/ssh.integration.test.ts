@@ -254,6 +254,30 @@ describe.skipIf(missing)(`ssh adapter against a real sshd${missing ? ` (skipped:
     }
   })
 
+  it('uses an encrypted key with its passphrase from the environment', async () => {
+    process.env.LIBSWARM_TEST_PASSPHRASE = sshd.passphrase
+    const ctx = context()
+    try {
+      const host = new Client(
+        await backend.spawn(
+          [
+            sshd.target,
+            `--identity=${sshd.encryptedKey}`,
+            '--passphrase-env=LIBSWARM_TEST_PASSPHRASE',
+            `--known-hosts=${sshd.knownHosts}`,
+            '--no-agent',
+          ],
+          ctx,
+        ),
+      )
+      const echo = (await host.connect(['--', 'echo', 'unlocked'])) as Duplex
+      expect(await readUntil(echo, /unlocked/)).toBe('unlocked\n')
+    } finally {
+      ctx.abort()
+      delete process.env.LIBSWARM_TEST_PASSPHRASE
+    }
+  })
+
   describe('clear errors', () => {
     async function firstUse(spawnArgs: string[]) {
       const ctx = context()
@@ -306,6 +330,19 @@ describe.skipIf(missing)(`ssh adapter against a real sshd${missing ? ` (skipped:
       expect(readFileSync(fresh, 'utf8')).toBe(readFileSync(sshd.knownHosts, 'utf8'))
       expect(await firstUse(base)).toBeUndefined() // now known
       writeFileSync(fresh, '')
+    })
+
+    it('encrypted key without its passphrase', async () => {
+      const error = await firstUse([
+        sshd.target,
+        `--identity=${sshd.encryptedKey}`,
+        `--known-hosts=${sshd.knownHosts}`,
+        '--no-agent',
+      ])
+      expect(error).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/\[adapter-ssh\] .*(passphrase|private key)/i),
+      })
     })
 
     it('unreachable host', async () => {

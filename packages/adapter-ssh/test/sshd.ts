@@ -30,8 +30,8 @@ async function freePort(): Promise<number> {
   return port
 }
 
-function keygen(path: string): string {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'libswarm-test', '-f', path])
+function keygen(path: string, passphrase = ''): string {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'libswarm-test', '-f', path])
   return readFileSync(`${path}.pub`, 'utf8').trim()
 }
 
@@ -42,6 +42,9 @@ export class Sshd {
   port = 0
   /** The user's private key (authorized). */
   readonly userKey = join(this.dir, 'id_user')
+  /** An authorized key encrypted with {@link Sshd.passphrase}. */
+  readonly encryptedKey = join(this.dir, 'id_encrypted')
+  readonly passphrase = 'open sesame'
   /** A key the server does not accept. */
   readonly strangerKey = join(this.dir, 'id_stranger')
   /** known_hosts listing the server's real key. */
@@ -67,7 +70,10 @@ export class Sshd {
     if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true })
     const hostPub = keygen(join(this.dir, 'host_key'))
     const otherPub = keygen(join(this.dir, 'other_host_key'))
-    writeFileSync(join(this.dir, 'authorized_keys'), `${keygen(this.userKey)}\n`)
+    writeFileSync(
+      join(this.dir, 'authorized_keys'),
+      `${keygen(this.userKey)}\n${keygen(this.encryptedKey, this.passphrase)}\n`,
+    )
     keygen(this.strangerKey)
     this.port = await freePort()
     const [type, blob] = hostPub.split(' ')

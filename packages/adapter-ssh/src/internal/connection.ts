@@ -158,7 +158,18 @@ export class SshConnection {
           reject(new UnavailableError(`${TAG} ${this.where} closed the connection during the handshake`))
         if (this.#client && ready) this.#client = undefined
       })
-      client.connect(config)
+      try {
+        client.connect(config)
+      } catch (error) {
+        // ssh2 throws at once for a key it cannot use (encrypted without a passphrase, garbage).
+        const text = (error as Error).message
+        reject(
+          new InvalidArgumentError(
+            `[adapter-ssh] cannot use the private key for ${this.where}: ${text}${/passphrase/i.test(text) ? '; give its passphrase with --passphrase-env=VAR' : ''}`,
+            { cause: error },
+          ),
+        )
+      }
     })
   }
 
