@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/docker.bench.ts           # 40 rounds
  *   npx tsx bench/docker.bench.ts --quick   # 8 rounds
+ *   ... --json FILE                         # also write the medians as JSON (the runner's docker suite)
  *
  * Needs root, Debian's docker.io and busybox-static, and the docker CLI. A test dockerd is started in
  * a temp folder (and stopped after); the pipeline is dockerserver -> dockerclient -> dockerd, in this
@@ -10,6 +11,7 @@
  * alternating which goes first; the table shows medians and the ratio (target: at most 1.3x).
  */
 import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { dockerClient } from '../packages/adapter-docker/src/index.ts'
 import { dockerCli, dockerdAvailable, startDockerd } from '../packages/adapter-docker/src/testing.ts'
@@ -76,6 +78,7 @@ try {
   }
 
   const rows: string[][] = []
+  const figures: { name: string; direct: number; through: number; ratio: number }[] = []
   for (const c of cases) {
     const direct: number[] = []
     const through: number[] = []
@@ -91,8 +94,11 @@ try {
     const d = median(direct)
     const t = median(through)
     rows.push([c.name, d.toFixed(1), t.toFixed(1), `${(t / d).toFixed(2)}x`])
+    figures.push({ name: c.name, direct: d, through: t, ratio: t / d })
   }
   await server.close()
+  const jsonAt = process.argv.indexOf('--json')
+  if (jsonAt > 0) writeFileSync(process.argv[jsonAt + 1]!, JSON.stringify(figures))
 
   const header = ['case', 'direct ms (median)', 'via libswarm ms (median)', 'ratio']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))

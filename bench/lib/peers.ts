@@ -4,7 +4,8 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { type AddressInfo, createServer } from 'node:http'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import net from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import { pipe, type Sender } from '@libswarm/core'

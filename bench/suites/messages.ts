@@ -5,7 +5,8 @@
  * raw `ws` sending one binary message per object.
  */
 import { once } from 'node:events'
-import { type AddressInfo, createServer } from 'node:http'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { memorySessionPair, pipe } from '@libswarm/core'
 import { WebSocket, WebSocketServer } from 'ws'
 import {

@@ -93,6 +93,8 @@ async function raw(kind: 'unix' | 'tcp' | 'tls'): Promise<number> {
     await once(socket, 'secureConnect')
     client = socket
     ;[peer] = await accepted
+    socket.on('error', () => {})
+    peer.on('error', () => {})
     close = () => {
       socket.destroy()
       peer.destroy()
@@ -121,6 +123,7 @@ async function producer(): Promise<{ path: string; start(): void; close(): void 
   let go!: () => void
   const ready = new Promise<void>((resolve) => (go = resolve))
   server.on('connection', (socket) => {
+    socket.on('error', () => {})
     void ready.then(() => source(SIZE).pipe(socket))
   })
   return { path, start: () => go(), close: () => server.close() }
