@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError, parseSpec } from '@libswarm/core'
@@ -13,7 +13,7 @@ import { Logger } from './log.ts'
 import { type Running, StageError, startPipeline } from './pipeline.ts'
 import { Progress } from './progress.ts'
 import { createRemoteBackend } from './remote.ts'
-import { SCHEMES } from './transports.ts'
+import { SCHEMES, type Security, TLS_SCHEMES } from './transports.ts'
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const
@@ -29,6 +29,8 @@ export interface Io {
   signals: Pick<NodeJS.Process, 'on' | 'off'>
   /** Called on a second SIGINT: leave at once. Default: process.exit(130). */
   exitNow?: (code: number) => void
+  /** Environment variables (`SWARMD_TOKEN`). Default: process.env. */
+  env?: NodeJS.ProcessEnv
 }
 
 const selfDir = dirname(fileURLToPath(import.meta.url))
@@ -97,7 +99,8 @@ async function run(
     },
     onInterrupt: () => onSigint(),
   })
-  const remote = createRemoteBackend({ progress })
+  const security = readSecurity(options.security, io)
+  const remote = createRemoteBackend({ progress, security })
 
   // Signals: the first SIGINT/SIGTERM stops cleanly, a second SIGINT leaves at once.
   let interrupts = 0
@@ -136,6 +139,11 @@ async function run(
           `--listen: no transport for "${scheme}://" URLs; use one of ${SCHEMES.map((s) => `${s}://`).join(', ')}`,
         )
       }
+      if (TLS_SCHEMES.includes(scheme) && (security.cert === undefined || security.key === undefined)) {
+        throw new UsageError(
+          `--listen ${url} needs the server's certificate and key: add --tls-cert FILE --tls-key FILE (PEM)`,
+        )
+      }
     }
 
     let running: Running
@@ -147,7 +155,9 @@ async function run(
     try {
       const listeners = []
       for (const url of options.listen) {
-        listeners.push(await progress.run(`listening on ${url}`, () => serve(url, running.head, { logger })))
+        listeners.push(
+          await progress.run(`listening on ${url}`, () => serve(url, running.head, { logger, security })),
+        )
       }
       for (const listener of listeners) logger.info(`serving the pipeline on ${listener.url}`)
       // Signal listeners do not keep Node's event loop alive; this does, until swarmd stops.
@@ -178,6 +188,28 @@ async function run(
     io.signals.off('SIGINT', onSigint)
     io.signals.off('SIGTERM', onSigterm)
   }
+}
+
+/** Reads the certificate files named by the flags; the token defaults to $SWARMD_TOKEN. */
+function readSecurity(flags: ReturnType<typeof parseOptions>['security'], io: Io): Security {
+  const read = (flag: string, file: string | undefined): Buffer | undefined => {
+    if (file === undefined) return undefined
+    try {
+      return readFileSync(resolve(io.cwd, file))
+    } catch (error) {
+      throw new UsageError(`${flag}: cannot read ${file} (${errorMessage(error)})`)
+    }
+  }
+  const security: Security = {}
+  const cert = read('--tls-cert', flags.cert)
+  const key = read('--tls-key', flags.key)
+  const ca = read('--tls-ca', flags.ca)
+  const token = flags.token ?? ((io.env ?? process.env).SWARMD_TOKEN || undefined)
+  if (cert) security.cert = cert
+  if (key) security.key = key
+  if (ca) security.ca = ca
+  if (token) security.token = token
+  return security
 }
 
 /** Checks that every stage names an installed backend; returns the parsed specs. */

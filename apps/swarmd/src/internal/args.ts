@@ -16,6 +16,23 @@ export interface Options {
   quiet: boolean
   /** The stage specs, first to last: `['cli', 'debug', 'simulator']`. */
   stages: string[]
+  /** Certificate files and the bearer token for tls://, https:// and wss:// (and tokens on http2://, ws://). */
+  security: SecurityFlags
+}
+
+/** `--tls-cert`, `--tls-key`, `--tls-ca` (file paths) and `--token`. */
+export interface SecurityFlags {
+  /** `--tls-cert FILE`: this side's certificate chain (PEM): the server's with --listen, the client's for remote. */
+  cert?: string
+  /** `--tls-key FILE`: the private key of --tls-cert (PEM). */
+  key?: string
+  /**
+   * `--tls-ca FILE`: CA certificates (PEM). With --listen, clients must present a certificate signed by
+   * them (mutual TLS); for remote, the server's certificate must be signed by them.
+   */
+  ca?: string
+  /** `--token TOKEN`: the bearer token a --listen endpoint requires, and that remote sends (http2 and websocket). */
+  token?: string
 }
 
 /** A command line swarmd cannot run: printed with a hint to `--help`, exit code 2. */
@@ -51,6 +68,15 @@ export function parseOptions(argv: readonly string[]): Options {
       '--listen needs a pipeline to serve, e.g. swarmd --listen tcp://127.0.0.1:4242 simulator',
     )
   }
+  const security: SecurityFlags = {}
+  if (values['tls-cert'] !== undefined) security.cert = values['tls-cert']
+  if (values['tls-key'] !== undefined) security.key = values['tls-key']
+  if (values['tls-ca'] !== undefined) security.ca = values['tls-ca']
+  if (values.token !== undefined) security.token = values.token
+  if ((security.cert === undefined) !== (security.key === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together: give both files (PEM)')
+  }
+  if (security.token === '') throw new UsageError('--token needs a non-empty token')
   return {
     help: values.help ?? false,
     version: values.version ?? false,
@@ -59,6 +85,7 @@ export function parseOptions(argv: readonly string[]): Options {
     logFormat,
     quiet: values.quiet ?? false,
     stages,
+    security,
   }
 }
 
@@ -74,6 +101,10 @@ function parse(argv: readonly string[]) {
       config: { type: 'string', short: 'c' },
       'log-format': { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      token: { type: 'string' },
     },
   })
 }
@@ -99,6 +130,13 @@ A SPEC is one stage: a backend name and its arguments, quoted as one shell word:
 Options:
   -l, --listen URL        serve the pipeline's head on URL (tcp://, unix://, tls://, http2://,
                           https://, ws://, wss://); repeatable
+      --tls-cert FILE     certificate chain (PEM): the server's for --listen tls://, https://,
+                          wss://; the client's (mutual TLS) for remote
+      --tls-key FILE      the private key of --tls-cert (PEM)
+      --tls-ca FILE       CA certificates (PEM): with --listen, require client certificates
+                          signed by them; for remote, trust servers signed by them
+      --token TOKEN       bearer token (http2://, https://, ws://, wss://): required by --listen,
+                          sent by remote (default: $SWARMD_TOKEN)
   -c, --config FILE       read adapters from FILE (default: ./swarmd.config.json if present)
       --log-format FMT    "text" (default) or "json": one JSON object per line on stderr
   -q, --quiet             no progress lines, only stage logs and errors

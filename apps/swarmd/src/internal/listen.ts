@@ -1,7 +1,7 @@
-import { listen, type Message, replyError, type Service, type Session } from '@libswarm/core'
+import { listen, type Message, reference, replyError, type Service, type Session } from '@libswarm/core'
 import { errorMessage } from './adapters.ts'
 import type { Logger } from './log.ts'
-import { transportFor } from './transports.ts'
+import { type Security, transportFor } from './transports.ts'
 
 /** A running endpoint. */
 export interface Served {
@@ -15,9 +15,13 @@ export interface Served {
  * each message received on it is sent to `head` (its `ret` carries the answer back over the session).
  * This is what `remote URL` in another swarmd dials.
  */
-export async function serve(url: string, head: Service, options: { logger: Logger }): Promise<Served> {
+export async function serve(
+  url: string,
+  head: Service,
+  options: { logger: Logger; security?: Security },
+): Promise<Served> {
   const target = new URL(url)
-  const transport = await transportFor(target)
+  const transport = await transportFor(target, options.security)
   const { logger } = options
   const listener = await listen(target, {
     transports: [transport],
@@ -35,7 +39,10 @@ export async function serve(url: string, head: Service, options: { logger: Logge
       })
       void (async () => {
         try {
-          for await (const channel of session) void forward(channel as AsyncIterable<Message>, head)
+          // Each session gets its own reference to the head: whatever the session closes or aborts
+          // when it ends, the pipeline head stays open for the next client.
+          const shared = reference(head)
+          for await (const channel of session) void forward(channel as AsyncIterable<Message>, shared)
         } catch {
           // The session ended; its `closed` reports why.
         }

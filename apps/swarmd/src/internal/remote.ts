@@ -12,7 +12,7 @@ import {
 } from '@libswarm/core'
 import { errorMessage } from './adapters.ts'
 import type { Progress } from './progress.ts'
-import { SCHEMES, transportFor } from './transports.ts'
+import { SCHEMES, type Security, transportFor } from './transports.ts'
 
 const USAGE =
   'remote URL   (URL of a swarmd started with --listen: tcp://, unix://, tls://, http2://, https://, ws://, wss://)'
@@ -23,7 +23,9 @@ const USAGE =
  * this stage answers itself (stopping the local pipeline must not stop the remote one). If the
  * session ends while running, the stage reports an Error (swarmd exits 1).
  */
-export function createRemoteBackend(options: { progress: Progress }): { backend: Backend } {
+export function createRemoteBackend(options: { progress: Progress; security?: Security }): {
+  backend: Backend
+} {
   const backend: Backend = {
     name: 'remote',
     summary: 'a remote swarmd (started with --listen URL) as one stage: verbs go to its pipeline',
@@ -41,7 +43,7 @@ export function createRemoteBackend(options: { progress: Progress }): { backend:
           `remote: unsupported URL scheme "${target.protocol}" (use ${SCHEMES.join(', ')})`,
         )
       }
-      const transport = await transportFor(target)
+      const transport = await transportFor(target, options.security)
       const session = await options.progress.run(`connecting to ${url}`, async () => {
         // The signal given to connect also ends the session once it is up: it is aborted only if
         // dialling takes too long or swarmd stops meanwhile, never after the session is up.
