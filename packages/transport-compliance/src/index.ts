@@ -4,7 +4,7 @@
  * It dials and listens through the transport with the real session on top, and checks what every
  * transport must give: dial/listen, channels opened by both sides, nesting both ways, byte streams
  * both ways (100 MB with bounded memory), backpressure isolation, limits, bad bytes, close, abort,
- * a killed peer, and 10 000 concurrent channels. A case a transport cannot pass is skipped by full
+ * the listener's authenticate hook, a killed peer, and 10 000 concurrent channels. A case a transport cannot pass is skipped by full
  * name (`suite > case`) with a reason, in the one visible `skip` list.
  *
  * @example
@@ -19,6 +19,7 @@
 import { describe, expect, it } from 'vitest'
 import { makeContext } from './internal/harness.ts'
 import { abortSuite } from './suites/abort.ts'
+import { authSuite } from './suites/auth.ts'
 import { backpressureSuite } from './suites/backpressure.ts'
 import { badBytesSuite } from './suites/bad-bytes.ts'
 import { baseSuite } from './suites/base.ts'
@@ -41,6 +42,7 @@ const suites = {
   'bad-bytes': badBytesSuite,
   close: closeSuite,
   abort: abortSuite,
+  auth: authSuite,
   kill: killSuite,
   scale: scaleSuite,
 } as const

@@ -26,6 +26,15 @@ compliance({
       ],
     },
     {
+      reason:
+        'memory:// has no transport and so no authenticate hook: only code in the same process can reach it',
+      tests: [
+        'auth > authenticate sees the peer, and the accepted session carries that same peer',
+        'auth > a refused peer: the dialler gets a clear error, the listener reports it and carries on',
+        'auth > an authenticate check that throws refuses the peer',
+      ],
+    },
+    {
       reason: 'in-memory sessions encode nothing, so there is no message size or stream count to limit',
       tests: [
         'limits > a message over maxMessageSize fails that send; the session carries on',

@@ -12,14 +12,22 @@ export function netTransport(): Transport {
       await once(socket, 'connect')
       return duplexLink(socket, { transport: 'tcp', address: `${url.hostname}:${url.port}` })
     },
-    async listen(url) {
+    async listen(url, options) {
       const [links, push] = pipe<Link>({ highWaterMark: 1024 })
-      const server = net.createServer((socket) => {
-        push
-          .send(
-            duplexLink(socket, { transport: 'tcp', address: `${socket.remoteAddress}:${socket.remotePort}` }),
-          )
-          .catch(() => socket.destroy())
+      const authenticate = options?.authenticate
+      const server = net.createServer(async (socket) => {
+        const link = duplexLink(socket, {
+          transport: 'tcp',
+          address: `${socket.remoteAddress}:${socket.remotePort}`,
+        })
+        const admitted = authenticate
+          ? await Promise.resolve(authenticate(link.peer)).catch(() => false)
+          : true
+        if (!admitted) {
+          link.destroy()
+          return
+        }
+        push.send(link).catch(() => socket.destroy())
       })
       server.listen(Number(url.port || 0), url.hostname)
       await once(server, 'listening')

@@ -3,7 +3,7 @@
  * and hands back Sessions. `memory://` is always available and needs no transport.
  */
 import type { OperationOptions } from '../channel.ts'
-import { abortErrorFrom, InvalidArgumentError } from '../errors.ts'
+import { abortErrorFrom, InvalidArgumentError, UnauthorizedError } from '../errors.ts'
 import { pipe } from '../pipe.ts'
 import type { DialOptions, ListenOptions, Transport } from '../transport.ts'
 import { dialMemory, registerMemoryEndpoint } from './memory.ts'
@@ -26,7 +26,10 @@ export interface ListenSessionsOptions extends Omit<SessionOptions, 'role'> {
   transports?: readonly Transport[]
   /** Passed to the transport's `listen` (certificates, authenticate, ...). */
   listenOptions?: Omit<ListenOptions, 'signal'>
-  /** Called when an incoming link fails its handshake (the listener carries on). Default: ignore. */
+  /**
+   * Called when an incoming link fails its handshake, or is refused by `listenOptions.authenticate`
+   * (an UnauthorizedError naming the peer); the listener carries on. Default: ignore.
+   */
   onError?: (error: Error) => void
   /** How many ready sessions may wait for `accept` before handshakes wait. Default: 128. */
   backlog?: number
@@ -118,7 +121,13 @@ export async function listen(
     }
   } else {
     const transport = pick(target, options.transports)
-    const links = await transport.listen(target, { ...options.listenOptions, signal: options.signal })
+    const authenticate = options.listenOptions?.authenticate as ListenOptions['authenticate']
+    const links = await transport.listen(target, {
+      ...options.listenOptions,
+      signal: options.signal,
+      // A refused peer is reported to onError, so the server side sees who was turned away.
+      ...(authenticate && { authenticate: reportRefusals(authenticate, onError) }),
+    })
     listenUrl = links.url
     const sessionOptions: SessionOptions = { ...options, signal: undefined, role: 'server' }
     const loop = (async () => {
@@ -152,4 +161,28 @@ export async function listen(
   }
   options.signal?.addEventListener('abort', () => void listener.close(), { once: true })
   return listener
+}
+
+/** Wraps an authenticate hook so that each refusal (false or a throw) is also reported to `onError`. */
+function reportRefusals(
+  authenticate: NonNullable<ListenOptions['authenticate']>,
+  onError: (error: Error) => void,
+): NonNullable<ListenOptions['authenticate']> {
+  return async (peer) => {
+    const where = `${peer.transport} peer${peer.address ? ` ${peer.address}` : ''}`
+    let accepted: boolean
+    try {
+      accepted = (await authenticate(peer)) === true
+    } catch (error) {
+      onError(
+        new UnauthorizedError(`refused a connection from ${where}: the authenticate check threw`, {
+          cause: error,
+        }),
+      )
+      throw error
+    }
+    if (!accepted)
+      onError(new UnauthorizedError(`refused a connection from ${where}: the authenticate check said no`))
+    return accepted
+  }
 }

@@ -176,6 +176,10 @@ interface StreamEnd {
   onSessionEnd(error: Error): void
 }
 
+/** What a connection that ends during the handshake most likely means, for the error's message. */
+const REFUSED_HINT =
+  'the peer may have refused this client (its authenticate check, a missing or wrong client certificate, a wrong token), or it is not a libswarm endpoint'
+
 /** Maps a RESET code from the peer to the error a channel end sees. */
 function resetError(code: number, reason: string, side: 'send' | 'receive'): Error {
   switch (code) {
@@ -1071,7 +1075,10 @@ export class WireSession implements Session {
       this.handshakeDone.reject(
         error instanceof HandshakeError || error instanceof LimitExceededError
           ? error
-          : new HandshakeError(`the session handshake failed: ${error.message}`, { cause: error }),
+          : new HandshakeError(
+              `the session handshake failed: ${error.message}${error instanceof SessionClosedError ? `; ${REFUSED_HINT}` : ''}`,
+              { cause: error },
+            ),
       )
       this.handshakeDone = undefined
     }
@@ -1777,7 +1784,7 @@ export class WireSession implements Session {
   private onLinkEnd(): void {
     if (this.ended) return
     if (this.state === 'handshake') {
-      this.fail(new HandshakeError('the peer closed the connection during the handshake'))
+      this.fail(new HandshakeError(`the peer closed the connection during the handshake: ${REFUSED_HINT}`))
       return
     }
     if (this.pendingInSize > 0) {

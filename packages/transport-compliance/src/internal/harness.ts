@@ -2,7 +2,9 @@ import {
   connect,
   createSession,
   type Link,
+  type ListenOptions,
   listen,
+  type PeerInfo,
   type Session,
   type SessionLimits,
   type SessionListener,
@@ -50,6 +52,8 @@ export interface PairOptions {
   serverLimits?: SessionLimits
   /** Dial the client through a raw link that the case may destroy (to simulate a killed peer). */
   rawClient?: boolean
+  /** The listener's `authenticate` hook (runs after the setup's own, if it has one). */
+  authenticate?: ListenOptions['authenticate']
 }
 
 export interface Pair extends AsyncDisposable {
@@ -70,7 +74,7 @@ export function makeContext(setup: TransportTestSetup, known: Set<string>): Suit
     const errors: Error[] = []
     const listener = await listen(setup.url(), {
       transports: transport ? [transport] : [],
-      listenOptions: setup.listenOptions,
+      listenOptions: withAuthenticate(setup.listenOptions, options.authenticate),
       limits: limitsOf(options.serverLimits),
       onError: (error) => errors.push(error),
     })
@@ -130,5 +134,18 @@ export function makeContext(setup: TransportTestSetup, known: Set<string>): Suit
         },
       }
     },
+  }
+}
+
+/** The setup's listen options with `authenticate` added after the setup's own check. */
+function withAuthenticate(
+  base: Omit<ListenOptions, 'signal'> | undefined,
+  authenticate: ListenOptions['authenticate'],
+): Omit<ListenOptions, 'signal'> | undefined {
+  if (!authenticate) return base
+  const own = base?.authenticate as ListenOptions['authenticate']
+  return {
+    ...base,
+    authenticate: async (peer: PeerInfo) => (own ? (await own(peer)) === true : true) && authenticate(peer),
   }
 }
