@@ -96,6 +96,32 @@ describe('signals', () => {
     expect(result.stderr).toContain('interrupted: stopping')
   })
 
+  it('a second SIGINT while stopping exits at once with code 130', async () => {
+    // A child that ignores SIGTERM: stopping it takes the whole --grace (20 s) unless swarmd is told again.
+    const swarmd = start([
+      `exec --grace 20000 -- sh -c 'trap "" TERM; echo pid=$$; while :; do sleep 1; done'`,
+    ])
+    const [, pid] = (await swarmd.waitFor(/\[exec\] pid=(\d+)/)) as unknown as [string, string]
+    try {
+      swarmd.child.kill('SIGINT')
+      await swarmd.waitFor(/interrupted: stopping/)
+      const sent = Date.now()
+      swarmd.child.kill('SIGINT')
+      const result = await swarmd.exited(10_000)
+      expect(result.code).toBe(130)
+      expect(result.stderr).toContain('second interrupt: exiting now')
+      expect(Date.now() - sent).toBeLessThan(5_000)
+    } finally {
+      for (const target of [-Number(pid), Number(pid)]) {
+        try {
+          process.kill(target, 'SIGKILL')
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+  })
+
   it('SIGTERM stops a real child process (exec) and leaves none behind', async () => {
     const swarmd = start(['exec -- sh -c "echo pid=$$; exec sleep 30"'])
     const [, pid] = (await swarmd.waitFor(/\[exec\] pid=(\d+)/)) as unknown as [string, string]
