@@ -105,6 +105,34 @@ describe.skipIf(missing)(`etcd adapter against a real etcd${missing ? ` (skipped
     }
   })
 
+  it('a spawned key whose lease etcd dropped is registered again under a new lease', async () => {
+    const { client, context } = await etcdClient([etcd.url, '/t7'])
+    const raw = connectEtcd([etcd.url])
+    try {
+      const worker = await client.spawn(['w', 'v', '--ttl=1'])
+      const { lease } = await worker.get<{ lease: string }>()
+      const events = await client.watch()
+      // Someone else revokes the lease (as etcd does when it expires while the owner is cut off).
+      await raw.leaseClient.leaseRevoke({ ID: lease })
+      expect(await events.receive({ signal: AbortSignal.timeout(5000) })).toMatchObject({
+        type: 'delete',
+        name: 'w',
+      })
+      const back = await events.receive({ signal: AbortSignal.timeout(10_000) })
+      expect(back).toMatchObject({ type: 'put', name: 'w', value: 'v' })
+      expect(back.lease).not.toBe(lease)
+      // The put can reach the watch before the adapter has its answer: give Get a moment (bounded).
+      await expect
+        .poll(() => worker.get(), { timeout: 5000, interval: 20 })
+        .toMatchObject({ state: 'running', lease: back.lease })
+      expect(context.logs.join('\n')).toMatch(/lease of "\/t7\/w" lost.*registered again/s)
+      events.cancel()
+    } finally {
+      raw.close()
+      context.abort()
+    }
+  })
+
   it('a lease held by a process killed with SIGKILL expires after its TTL', async () => {
     const ttl = 2
     const found: Endpoints[] = []
