@@ -236,7 +236,8 @@ export function batchWriter(socket: net.Socket): (value: unknown) => Promise<voi
 
 // --- libswarm sessions -----------------------------------------------------------------------------
 
-export type TransportKind = 'unix' | 'tcp' | 'tls' | 'ws'
+/** `unix-socket`: unix without fd passing (a plain net.Socket link instead of the fd-passing addon's). */
+export type TransportKind = 'unix' | 'unix-socket' | 'tcp' | 'tls' | 'ws'
 
 let certs: { cert: Buffer; key: Buffer } | undefined
 /** A self-signed certificate for localhost / 127.0.0.1, made with the openssl CLI. */
@@ -259,6 +260,8 @@ function transportFor(kind: TransportKind): { url: string; transport: Transport;
   switch (kind) {
     case 'unix':
       return { url: `unix://${socketPath()}`, transport: unix() }
+    case 'unix-socket':
+      return { url: `unix://${socketPath()}`, transport: unix({ passFds: false }) }
     case 'tcp':
       return { url: 'tcp://127.0.0.1:0', transport: tcp() }
     case 'ws':

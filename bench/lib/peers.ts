@@ -104,7 +104,7 @@ export async function rawWsPeer(): Promise<Peer> {
   wss.on('connection', (socket) => {
     socket.on('message', (data) => {
       const { id } = codec.decode(data as Buffer) as Request
-      socket.send(codec.encode({ id, answer: id * 2 }))
+      socket.send(codec.encode({ id, answer: id * 2 }).slice())
     })
   })
   const ws = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`)
@@ -119,7 +119,7 @@ export async function rawWsPeer(): Promise<Peer> {
     call(id) {
       return new Promise((resolve) => {
         waiting.set(id, resolve)
-        ws.send(codec.encode({ id, name: 'request', ok: true }))
+        ws.send(codec.encode({ id, name: 'request', ok: true }).slice())
       })
     },
     async close() {
@@ -163,6 +163,11 @@ export async function capnwebPeer(): Promise<Peer> {
 }
 
 const codec = rawCodec()
+/**
+ * core's msgpack instance encodes into a shared buffer (the session copies it into its frame at
+ * once); libraries that keep the bytes they are given (nats, ws without masking) get a copy.
+ */
+const encodeCopy = (value: unknown) => codec.encode(value).slice()
 const serialize = (value: unknown) => Buffer.from(codec.encode(value))
 const deserialize = (bytes: Buffer) => codec.decode(bytes)
 const method = (path: string, stream: boolean) => ({
@@ -285,7 +290,7 @@ export async function natsPeer(port: number): Promise<Peer> {
     callback: (error, message) => {
       if (error) return
       const { id } = codec.decode(message.data) as Request
-      message.respond(codec.encode({ id, answer: id * 2 }))
+      message.respond(encodeCopy({ id, answer: id * 2 }))
     },
   })
   await responder.flush()
@@ -293,7 +298,7 @@ export async function natsPeer(port: number): Promise<Peer> {
     call: async (id) =>
       codec.decode(
         (
-          await requester.request('bench.echo', codec.encode({ id, name: 'request', ok: true }), {
+          await requester.request('bench.echo', encodeCopy({ id, name: 'request', ok: true }), {
             timeout: 10_000,
           })
         ).data,

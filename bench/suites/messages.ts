@@ -65,7 +65,7 @@ async function oneWay(
   return COUNT / ((performance.now() - start) / 1000)
 }
 
-async function session(kind: 'unix' | 'tcp' | 'ws'): Promise<number> {
+async function session(kind: 'unix' | 'unix-socket' | 'tcp' | 'ws'): Promise<number> {
   const [client, server, close] = await sessionPair(kind)
   const tx = client.open<Small>()
   const rx = await server.accept()
@@ -109,7 +109,7 @@ async function rawWs(): Promise<number> {
   await once(ws, 'open')
   const start = performance.now()
   for (let id = 0; id < COUNT; id++) {
-    const bytes = codec.encode({ id, name: 'message', ok: true })
+    const bytes = codec.encode({ id, name: 'message', ok: true }).slice()
     // Bound what ws buffers: every 1 000 messages, wait until that one is written.
     if (id % 1000 === 999) await new Promise<void>((r) => ws.send(bytes, () => r()))
     else ws.send(bytes)
@@ -153,6 +153,22 @@ export async function run(): Promise<Row[]> {
       met: check(r.ratio, '>= 0.75'),
     })
   }
+  // The unix link with fd passing reads and writes through the addon; without it, through net.Socket.
+  const plain = await paired(
+    () => session('unix-socket'),
+    () => rawSocket('unix'),
+  )
+  rows.push({
+    section: 'messages',
+    name: 'unix (passFds: false): libswarm session',
+    value: plain.a,
+    unit: 'msg/s',
+    baseline: 'raw unix socket, framed msgpack, batched writes',
+    baselineValue: plain.b,
+    ratio: plain.ratio,
+    target: '>= 0.75',
+    met: check(plain.ratio, '>= 0.75'),
+  })
   const r = await paired(() => session('ws'), rawWs)
   rows.push({
     section: 'messages',
