@@ -61,8 +61,15 @@ export const ErrorCode = {
 /** Stream kinds carried by OPEN. */
 export const OpenKind = { Channel: 1 } as const
 
-/** Hello status values. */
+/** Hello status values (the low 7 bits of the hello's status byte). */
 export const HelloStatus = { Ok: 0, UnsupportedVersion: 1, NoCommonCodec: 2 } as const
+
+/**
+ * Bit 7 of the hello's status byte: the sender of this hello can pass file descriptors over its
+ * link. A client sets it when its link can; a server sets it only when the client did and its own
+ * link can too, so a set bit in the server's hello means both ends pass descriptors.
+ */
+export const HELLO_PASS_FDS = 0x80
 
 /** A parsed hello. */
 export interface Hello {
@@ -72,6 +79,8 @@ export interface Hello {
   streamWindow: number
   sessionWindow: number
   codecs: string[]
+  /** {@link HELLO_PASS_FDS}: the sender of this hello passes file descriptors. Default: false. */
+  passFds?: boolean
 }
 
 const ascii = new TextEncoder()
@@ -86,7 +95,7 @@ export function encodeHello(hello: Omit<Hello, 'version'> & { version?: number }
   const view = new DataView(bytes.buffer)
   bytes.set(MAGIC, 0)
   bytes[4] = hello.version ?? PROTOCOL_VERSION
-  bytes[5] = hello.status
+  bytes[5] = (hello.status & 0x7f) | (hello.passFds ? HELLO_PASS_FDS : 0)
   view.setUint32(6, hello.maxMessageSize)
   view.setUint32(10, hello.streamWindow)
   view.setUint32(14, hello.sessionWindow)
@@ -139,7 +148,8 @@ export function decodeHello(bytes: Uint8Array): { hello: Hello; size: number } |
   return {
     hello: {
       version,
-      status: bytes[5]!,
+      status: bytes[5]! & 0x7f,
+      passFds: (bytes[5]! & HELLO_PASS_FDS) !== 0,
       maxMessageSize: view.getUint32(6),
       streamWindow: view.getUint32(10),
       sessionWindow: view.getUint32(14),

@@ -370,6 +370,8 @@ interface Entry {
   size: number
   refs: number
   error: Error | undefined
+  /** Sockets and streams made from descriptors passed with this message: destroyed if it is never received. */
+  owned?: { destroy(): void }[] | undefined
 }
 
 /** The receiving end of a channel on a session. */
@@ -434,7 +436,10 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     const wasOpen = this.state === 0
     this.state = 2
     this.error = new ChannelClosedError('the channel was cancelled by its receiver')
-    for (const entry of this.buffer.clear()) if (entry.refs) this.session.pendingRefs -= entry.refs
+    for (const entry of this.buffer.clear()) {
+      if (entry.refs) this.session.pendingRefs -= entry.refs
+      if (entry.owned) for (const object of entry.owned) object.destroy()
+    }
     for (const reader of this.readers.clear()) settle(reader).reject(this.error)
     if (wasOpen && !this.released && !this.session.ended) {
       this.session.frame(
@@ -521,7 +526,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
       this.release()
       return
     }
-    this.push({ value: decoded.value, size, refs: decoded.refs, error: undefined })
+    this.push({ value: decoded.value, size, refs: decoded.refs, error: undefined, owned: decoded.owned })
   }
 
   onEnd(): void {
@@ -829,8 +834,16 @@ export class WireSession implements Session {
   // Outgoing bytes.
   private chunks: Uint8Array[] = []
   private readonly fdChunks = new Map<Uint8Array, number[]>()
-  /** Descriptors that arrived and wait for the reference that names them. */
-  private readonly fdQueue: number[] = []
+  /** True when both ends pass file descriptors (negotiated in the hellos: HELLO_PASS_FDS). */
+  private passFds = false
+  /** Bytes received over the link so far (to tell which frame descriptors came with). */
+  private received = 0
+  /** Descriptors that arrived, with the link position at the end of the read they came with. */
+  private readonly fdGroups: { fds: number[]; end: number }[] = []
+  /** The descriptors that came with the frame being dispatched; the message's 0x80 references take them. */
+  private frameFds: number[] | undefined
+  /** Sockets and streams made from passed descriptors while one message decodes. */
+  private fdObjects: { destroy(): void }[] | undefined
   private nodeNet: typeof import('node:net') | undefined
   private nodeFs: typeof import('node:fs') | undefined
   private slab = new Uint8Array(SLAB_SIZE)
@@ -920,6 +933,7 @@ export class WireSession implements Session {
           streamWindow: this.limits.streamWindow,
           sessionWindow: this.limits.sessionWindow,
           codecs: this.codecs.map((c) => c.name),
+          passFds: this.canPassFds(),
         }),
       )
     }
@@ -1087,10 +1101,35 @@ export class WireSession implements Session {
 
   /** Closes descriptors that arrived but were never claimed by a message. */
   private closeStrayFds(): void {
-    for (const fd of this.fdQueue.splice(0)) {
+    for (const group of this.fdGroups.splice(0)) this.closeFds(group.fds)
+    if (this.frameFds) this.closeFds(this.frameFds.splice(0))
+  }
+
+  private closeFds(fds: number[]): void {
+    for (const fd of fds) {
       try {
         this.nodeFs?.closeSync(fd)
       } catch {}
+    }
+  }
+
+  /** This side's link passes descriptors and this runtime can open them. */
+  private canPassFds(): boolean {
+    return this.link.canPassFds === true && this.nodeNet !== undefined && this.nodeFs !== undefined
+  }
+
+  /**
+   * Takes the descriptors that came with the frame spanning link positions [start, end): they were
+   * sent with its first byte, so they arrived with the read that holds its start and no later frame's
+   * (a read that carries descriptors ends within their write). Older ones were never claimed: closed.
+   */
+  private takeFrameFds(start: number, end: number): void {
+    const groups = this.fdGroups
+    while (groups.length > 0 && groups[0]!.end <= start) this.closeFds(groups.shift()!.fds)
+    while (groups.length > 0 && groups[0]!.end <= end) {
+      const fds = groups.shift()!.fds
+      if (this.frameFds) this.frameFds.push(...fds)
+      else this.frameFds = fds
     }
   }
 
@@ -1324,7 +1363,7 @@ export class WireSession implements Session {
     }
     const known = this.exportedIds.get(value)
     if (known !== undefined && this.streams.has(known)) return { kind, id: known, flags }
-    if (kind === RefKind.Attachment && this.link.canPassFds) {
+    if (kind === RefKind.Attachment && this.passFds) {
       const fd = fdOf(value)
       if (fd !== undefined) {
         scope.fds.push(fd)
@@ -1459,15 +1498,21 @@ export class WireSession implements Session {
   /** An attachment whose descriptor came with the frame. */
   private passedAttachment(id: number, kind: number): unknown {
     if (id !== 0) throw new ProtocolError(`a passed descriptor must be referenced with id 0, got ${id}`)
-    const fd = this.fdQueue.shift()
+    if (!this.passFds) {
+      throw new ProtocolError(
+        'the peer referenced a passed file descriptor, but fd passing was not negotiated',
+      )
+    }
+    const fd = this.frameFds?.shift()
     if (fd === undefined) {
       throw new ProtocolError('a message references a passed file descriptor, but none arrived with it')
     }
-    if (kind === AttachmentKind.Socket && this.nodeNet) {
-      return new this.nodeNet.Socket({ fd, readable: true, writable: true })
-    }
-    if (this.nodeFs) return this.nodeFs.createReadStream(null as unknown as string, { fd })
-    throw new DecodeError('received a file descriptor, but this runtime cannot open one')
+    const object =
+      kind === AttachmentKind.Socket
+        ? new this.nodeNet!.Socket({ fd, readable: true, writable: true })
+        : this.nodeFs!.createReadStream(null as unknown as string, { fd })
+    this.fdObjects?.push(object)
+    return object
   }
 
   private refuseReason(): LimitExceededError | undefined {
@@ -1487,25 +1532,39 @@ export class WireSession implements Session {
   }
 
   /** Decodes one message; refs it holds are counted as pending until the application takes it. */
-  decodeMessage(payload: Uint8Array): { value?: unknown; refs: number; error?: unknown } {
+  decodeMessage(payload: Uint8Array): {
+    value?: unknown
+    refs: number
+    error?: unknown
+    owned?: { destroy(): void }[] | undefined
+  } {
     this.decodingRefs = 0
+    const owned: { destroy(): void }[] | undefined = this.frameFds ? [] : undefined
+    this.fdObjects = owned
     try {
       const value = this.codecInstance.decode(payload)
       const refs = this.decodingRefs
       this.pendingRefs += refs
-      return { value, refs }
+      return { value, refs, owned: owned?.length ? owned : undefined }
     } catch (error) {
+      // Descriptors of a message that fails to decode are closed, never leaked.
+      if (owned) for (const object of owned) object.destroy()
       if (error instanceof ProtocolError) this.fail(error)
       return { refs: 0, error }
     } finally {
       this.decodingRefs = 0
+      this.fdObjects = undefined
     }
   }
 
   // ---------------------------------------------------------------- reading
 
   private onLinkData(chunk: Uint8Array, fds?: number[]): void {
-    if (fds?.length) this.fdQueue.push(...fds)
+    this.received += chunk.byteLength
+    if (fds?.length) {
+      if (this.ended) this.closeFds(fds)
+      else this.fdGroups.push({ fds: [...fds], end: this.received })
+    }
     if (this.ended) return
     // A Node Buffer's subarrays are Buffers: hand the codec plain Uint8Arrays.
     if (chunk.constructor !== Uint8Array)
@@ -1566,7 +1625,10 @@ export class WireSession implements Session {
           `no common codec: the client offered [${hello.codecs.join(', ')}], this server has [${ours.join(', ')}]`,
         )
       }
-      this.writeRaw(encodeHello({ ...helloBase, status: HelloStatus.Ok, codecs: [chosen] }))
+      this.passFds = hello.passFds === true && this.canPassFds()
+      this.writeRaw(
+        encodeHello({ ...helloBase, status: HelloStatus.Ok, codecs: [chosen], passFds: this.passFds }),
+      )
       this.accepted(hello, chosen)
     } else {
       if (hello.status === HelloStatus.UnsupportedVersion) {
@@ -1583,6 +1645,7 @@ export class WireSession implements Session {
           `the server answered with an invalid hello (status ${hello.status}, codecs [${hello.codecs.join(', ')}])`,
         )
       }
+      this.passFds = hello.passFds === true && this.canPassFds()
       this.accepted(hello, chosen)
     }
     return size
@@ -1634,8 +1697,18 @@ export class WireSession implements Session {
           bytes[offset + 9]!) >>>
         0
       const start = offset + FRAME_HEADER_SIZE
+      if (this.fdGroups.length > 0) {
+        const at = this.received - total + offset
+        this.takeFrameFds(at, at + FRAME_HEADER_SIZE + length)
+      }
       offset = start + length
       this.dispatch(type, id, bytes.subarray(start, offset))
+      if (this.frameFds) {
+        // Descriptors no reference of this frame claimed (a closed stream, a lying peer): closed.
+        const rest = this.frameFds
+        this.frameFds = undefined
+        this.closeFds(rest)
+      }
     }
     if (offset < total && !this.ended) this.keep(bytes.subarray(offset))
   }
