@@ -53,6 +53,18 @@ describe('a pipeline driven through cli from stdin', () => {
     )
     expect(parsed).toContainEqual(expect.objectContaining({ progress: 'done' }))
   })
+
+  it('prints what debug prints as JSON lines too, under its stage name', async () => {
+    const json = await run(['--log-format', 'json', 'cli', 'debug', 'simulator'], { input: 'ls\n' })
+    expect(json.code).toBe(0)
+    const parsed = json.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(parsed).toContainEqual(expect.objectContaining({ stage: 'debug', msg: '-> Ls [] +ret' }))
+    const text = await run(['cli', 'debug', 'simulator'], { input: 'ls\n' })
+    expect(text.stderr).toMatch(/^\[debug\] -> Ls \[\] \+ret$/m)
+  })
 })
 
 describe('a pipeline that cannot start', () => {

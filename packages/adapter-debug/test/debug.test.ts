@@ -204,6 +204,46 @@ describe('the debug backend', () => {
       .toBe('[debug] -> Ls [] +ret\n[debug] <- Set ["a","b"] (reply to Ls)\n')
   })
 
+  it('sends its lines to the host log when the host reads it (swarmd), unprefixed', async () => {
+    const lines: string[] = []
+    const controller = new AbortController()
+    const service = await backend.spawn([], {
+      ...context(nextStage().service, controller),
+      log: (line) => lines.push(line),
+      logged: true,
+    })
+    await call(service, { verb: 'Ls', args: [] })
+    controller.abort()
+    expect(lines).toEqual(['-> Ls [] +ret', '<- Set ["a","b"] (reply to Ls)'])
+  })
+
+  it('keeps --out FILE and --prefix even when the host reads its log', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'adapter-debug-'))
+    dirs.push(dir)
+    const file = join(dir, 'debug.log')
+    const lines: string[] = []
+    const controller = new AbortController()
+    const service = await backend.spawn(['--out', file], {
+      ...context(nextStage().service, controller),
+      log: (line) => lines.push(line),
+      logged: true,
+    })
+    await call(service, { verb: 'Ls', args: [] })
+    controller.abort()
+    await expect
+      .poll(() => readFile(file, 'utf8'), { timeout: 5000 })
+      .toMatch(/^\[debug\] -> Ls \[\] \+ret\n/)
+    expect(lines).toEqual([])
+    const prefixed: string[] = []
+    const again = await backend.spawn(['--prefix', 'dbg'], {
+      ...context(nextStage().service, new AbortController()),
+      log: (line) => prefixed.push(line),
+      logged: true,
+    })
+    await call(again, { verb: 'Ls', args: [] })
+    expect(prefixed[0]).toBe('dbg -> Ls [] +ret')
+  })
+
   it('refuses an --out file it cannot open, with a clear error', async () => {
     const controller = new AbortController()
     await expect(

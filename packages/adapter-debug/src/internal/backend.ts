@@ -6,7 +6,7 @@ const USAGE = 'debug [--out FILE|-] [--prefix TEXT]'
 
 /** What `debug`'s arguments mean. */
 export interface DebugArgs {
-  /** `undefined`: stderr; `-`: stdout; otherwise a file, appended to. */
+  /** `undefined`: the host's log (swarmd's stderr, in its format), else stderr; `-`: stdout; otherwise a file, appended to. */
   out?: string
   prefix?: string
 }
@@ -37,8 +37,13 @@ function splitOnce(arg: string): [string, string] {
   return [arg.slice(0, eq), arg.slice(eq + 1)]
 }
 
-function openSink(out: string | undefined, signal: AbortSignal): LineSink {
-  if (out === undefined) return process.stderr
+function openSink(out: string | undefined, context: BackendContext): LineSink {
+  const { signal } = context
+  if (out === undefined) {
+    if (!context.logged) return process.stderr
+    // One log line per printed line, without its newline: the host adds its own framing.
+    return { write: (text: string) => context.log(text.replace(/\n$/, '')) }
+  }
   if (out === '-') return process.stdout
   let fd: number
   try {
@@ -78,7 +83,13 @@ export const backend: Backend = {
   capabilities: { verbs: [] },
   spawn(args: string[], context: BackendContext): Service {
     const { out, prefix } = parseDebugArgs(args)
-    const sink = openSink(out, context.signal)
-    return debugService(context.out, { sink, prefix, signal: context.signal })
+    const sink = openSink(out, context)
+    // The host's log already names the stage (`[debug] ...`): no prefix of our own unless asked.
+    const toLog = out === undefined && context.logged === true
+    return debugService(context.out, {
+      sink,
+      prefix: prefix ?? (toLog ? '' : undefined),
+      signal: context.signal,
+    })
   },
 }

@@ -19,7 +19,7 @@ export interface LineSink {
 export interface DebugOptions {
   /** Where each line is written. Default: `process.stderr`. */
   sink?: LineSink
-  /** The prefix of every line. Default: `[debug]`. */
+  /** The prefix of every line; `''` for none. Default: `[debug]`. */
   prefix?: string
   /** Longest printed line; longer ones are cut with `…`. Default: 2000 characters. */
   maxLineLength?: number
@@ -49,7 +49,7 @@ class Printer {
   ) {}
 
   line(path: string, arrow: string, text: string): void {
-    let line = `${this.prefix}${path ? ` ${path}` : ''} ${arrow} ${text}`
+    let line = [this.prefix, path, arrow, text].filter((part) => part !== '').join(' ')
     if (line.length > this.max) line = `${line.slice(0, this.max - 1)}…`
     try {
       this.sink.write(`${line}\n`)

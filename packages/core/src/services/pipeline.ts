@@ -155,6 +155,7 @@ export async function pipeline(
         out,
         signal,
         log: (line) => options.log?.(name, line),
+        logged: options.log !== undefined,
       })
       stages.unshift({ name, spec: words[index]!, service })
       out = service

@@ -133,7 +133,8 @@ export class BackendRegistry {
   /**
    * Spawns an instance from `spec` (a command line, or already split words): the first word names
    * the backend, the rest are its args. `context` fields default to: `out` = {@link notImplemented},
-   * `signal` = never fires, `log` = dropped, `spawn` = this registry with the same context.
+   * `signal` = never fires, `log` = dropped, `logged` = whether `log` was given, `spawn` = this
+   * registry with the same context.
    * Errors: InvalidArgumentError for an empty or malformed spec; NotFoundError for an unknown
    * backend; a backend's InvalidArgumentError is rethrown with its usage line appended.
    */
@@ -148,6 +149,7 @@ export class BackendRegistry {
       out: context.out ?? notImplemented,
       signal: context.signal ?? new AbortController().signal,
       log: context.log ?? (() => {}),
+      logged: context.logged ?? context.log !== undefined,
       spawn: context.spawn ?? ((child, out) => this.spawn(child, { ...full, out: out ?? notImplemented })),
     }
     try {

@@ -61,6 +61,13 @@ export interface BackendContext {
   spawn(spec: string | string[], out?: Service): Promise<Service>
   /** Logs a line at the instance's level (swarmd prints it on stderr with the stage name). */
   log(line: string): void
+  /**
+   * True when `log` reaches a reader (swarmd, a {@link pipeline} given a `log` option, a registry
+   * spawn given `log`); false or absent when lines sent to `log` are dropped. An adapter that prints
+   * lines of its own (adapter-debug) sends them to `log` when this is true, so they follow the
+   * host's format (`swarmd --log-format json`), and to stderr otherwise. Default: false.
+   */
+  logged?: boolean
 }
 
 /**
