@@ -302,6 +302,16 @@ function abortDuringDial(
 
 function connectError(error: Error & { code?: string }, target: Target): Error {
   const code = error.code ?? ''
+  if (
+    /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_CERTIFICATE_EXPIRED|SSLV3_ALERT_CERTIFICATE_UNKNOWN)$/.test(
+      code,
+    )
+  ) {
+    return new UnauthorizedError(
+      `[transport-http2] ${target.printable} refused this client's TLS certificate or requires one (${code}); give tls.cert and tls.key signed by a CA the server trusts`,
+      { cause: error },
+    )
+  }
   if (NETWORK_CODES.has(code)) {
     return new UnavailableError(
       `[transport-http2] cannot connect to ${target.printable}: ${code === 'ECONNREFUSED' ? 'connection refused; is the server running and listening there?' : error.message}`,
@@ -330,6 +340,11 @@ function connectError(error: Error & { code?: string }, target: Target): Error {
 }
 
 function notHttp2(target: Target): Error {
+  if (target.secure) {
+    return new HandshakeError(
+      `[transport-http2] ${target.printable} closed the connection during the HTTP/2 handshake: it refused this client's TLS certificate or requires one (mutual TLS; give tls.cert and tls.key signed by a CA the server trusts), or it is not an HTTP/2 libswarm endpoint`,
+    )
+  }
   return new HandshakeError(
     `[transport-http2] ${target.printable} closed the connection during the HTTP/2 handshake; it is not an HTTP/2 libswarm endpoint`,
   )

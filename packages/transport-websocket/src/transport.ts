@@ -11,6 +11,7 @@ import {
   type LinkListener,
   type ListenOptions,
   type Transport,
+  UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
 import type { TokenCheck } from '@libswarm/core/node'
@@ -143,6 +144,24 @@ async function dial(url: URL, options: WebSocketTransportOptions & DialOptions):
 
 function connectError(error: Error & { code?: string }, target: Target): Error {
   const code = error.code ?? ''
+  if (
+    /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_CERTIFICATE_EXPIRED|SSLV3_ALERT_CERTIFICATE_UNKNOWN)$/.test(
+      code,
+    )
+  ) {
+    return new UnauthorizedError(
+      `[transport-websocket] ${target.printable} refused this client's TLS certificate or requires one (${code}); give tls.cert and tls.key signed by a CA the server trusts`,
+      { cause: error },
+    )
+  }
+  if (target.secure && (code === 'ECONNRESET' || /socket hang up/i.test(error.message))) {
+    // A server that checks client certificates (mutual TLS) drops the connection right after the
+    // TLS handshake when it refuses ours, without an HTTP answer.
+    return new UnavailableError(
+      `[transport-websocket] ${target.printable} closed the connection before answering (${code || error.message}): if it uses mutual TLS, it refused this client's TLS certificate or requires one (give tls.cert and tls.key signed by a CA the server trusts)`,
+      { cause: error },
+    )
+  }
   if (code === 'ECONNREFUSED') {
     return new UnavailableError(
       `[transport-websocket] cannot connect to ${target.printable}: connection refused; is the server running and listening there?`,
