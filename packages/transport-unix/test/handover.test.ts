@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -92,4 +92,60 @@ describe.skipIf(!fdPassingAvailable())('handing a TCP connection to another proc
     client.destroy()
     expect(await exited(b)).toBe(0)
   })
+
+  it('through SESSIONS: A sends the accepted TCP connection inside a message to B, closes its copy and exits; B talks to the client', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ls-handover-'))
+    const socketPath = join(dir, 'b.sock')
+    const b = start('session-handover-b.ts', socketPath, 'fd')
+    await line(b, /ready/)
+    const a = start('session-handover-a.ts', socketPath)
+    const port = Number((await line(a, /port (\d+)/))[1])
+    const client = await dialTcp(port)
+    expect((await line(a, /B says (.*)/))[1]).toBe('taken as a descriptor')
+    expect(await exited(a)).toBe(0)
+    expect(await ask(client, 'ping')).toBe(`pong from ${b.pid} for ping`)
+    expect(await exited(b)).toBe(0)
+  })
 })
+
+describe('fd passing is negotiated per session', () => {
+  it('when B cannot receive descriptors (a plain unix link), the session copies the bytes through A instead', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ls-handover-'))
+    const socketPath = join(dir, 'b.sock')
+    const b = start('session-handover-b.ts', socketPath, 'plain')
+    await line(b, /ready/)
+    const a = start('session-handover-a.ts', socketPath)
+    const port = Number((await line(a, /port (\d+)/))[1])
+    const client = await dialTcp(port)
+    expect((await line(a, /B says (.*)/))[1]).toBe('taken as a byte stream')
+    expect(await ask(client, 'ping')).toBe(`pong from ${b.pid} for ping`)
+    expect(await exited(b)).toBe(0)
+    expect(await exited(a)).toBe(0)
+  })
+})
+
+async function dialTcp(port: number): Promise<Socket> {
+  const client = connect({ host: '127.0.0.1', port })
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', resolve)
+    client.once('error', reject)
+  })
+  return client
+}
+
+/** Writes `text` and resolves with everything the peer sends until it ends; bounded. */
+function ask(client: Socket, text: string): Promise<string> {
+  const answer = new Promise<string>((resolve, reject) => {
+    let got = ''
+    const timer = setTimeout(() => reject(new Error(`no answer within 10 s (got "${got}")`)), 10_000)
+    client.on('data', (d) => (got += d.toString()))
+    client.once('end', () => {
+      clearTimeout(timer)
+      client.destroy()
+      resolve(got)
+    })
+    client.once('error', reject)
+  })
+  client.write(text)
+  return answer
+}
