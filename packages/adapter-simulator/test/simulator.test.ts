@@ -212,6 +212,99 @@ describe.each(scenarios)('simulator ($name)', ({ connect }) => {
     expect(await client.get(['b'])).toMatchObject({ state: 'running' })
   })
 
+  /** Reads an Attach output to its end (bounded), returning the Log lines. */
+  async function drain(output: { receive(o: { signal: AbortSignal }): Promise<Message> }): Promise<string[]> {
+    const lines: string[] = []
+    for (;;) {
+      try {
+        const message = await output.receive({ signal: signal() })
+        if (message.verb === 'Log') lines.push(...message.args)
+      } catch (error) {
+        if ((error as Error).name === 'ChannelClosedError') return lines
+        throw error
+      }
+    }
+  }
+
+  it('Attach NAME --logs gives the log so far and ends; --tail=N keeps the last N lines', async () => {
+    const client = await host(['web'], 60_000)
+    const { instance: web, output } = await client.attach('web')
+    output.cancel()
+    await web.start()
+    await web.log(['one', 'two', 'three'])
+    const all = await client.open('Attach', ['web', '--logs'])
+    expect(all.reply.verb).toBe('Ack')
+    expect(await drain(all.rest)).toEqual(['$ sh', 'one', 'two', 'three'])
+    const tail = await client.open('Attach', ['web', '--logs', '--tail=2'])
+    expect(await drain(tail.rest)).toEqual(['two', 'three'])
+    const none = await client.open('Attach', ['web', '--logs', '--tail=0'])
+    expect(await drain(none.rest)).toEqual([])
+  })
+
+  it('Attach NAME --follow carries new lines and ends when the container stops', async () => {
+    const client = await host(['web'], 60_000)
+    const { instance: web, output } = await client.attach('web')
+    output.cancel()
+    await web.start()
+    const followed = await client.open('Attach', ['web', '--follow', '--tail=1'])
+    expect((await followed.rest.receive({ signal: signal() })).args).toEqual(['$ sh'])
+    await web.log(['later'])
+    expect((await followed.rest.receive({ signal: signal() })).args).toEqual(['later'])
+    await web.stop()
+    expect(await drain(followed.rest)).toEqual(['web: stopped'])
+    // On a container that is not running, --follow ends after the history (as docker logs -f does).
+    const after = await client.open('Attach', ['web', '--follow'])
+    expect(await drain(after.rest)).toEqual(['$ sh', 'later', 'web: stopped'])
+  })
+
+  it('Stop --rm removes a container: a running one only with --force; Watch sees delete', async () => {
+    const client = await host(['web', 'db'])
+    const events = await client.watch([], { signal: signal() })
+    const { instance: web, output } = await client.attach('web')
+    output.cancel()
+    await web.start()
+    await expect(web.stop(['--rm'])).rejects.toMatchObject({
+      name: 'ConflictError',
+      message: expect.stringMatching(/running container "web".*--force/),
+    })
+    await expect(client.stop(['--rm', 'web', 'db'])).rejects.toMatchObject({ name: 'ConflictError' })
+    expect(await client.ls()).toEqual(['db', 'web']) // nothing removed by the refused call
+    await web.stop(['--rm', '--force'])
+    expect(await client.ls()).toEqual(['db'])
+    await expect(web.get()).rejects.toMatchObject({ name: 'NotFoundError' })
+    await expect(client.attach('web')).rejects.toMatchObject({ name: 'NotFoundError' })
+    await client.stop(['--rm', 'db'])
+    expect(await client.ls()).toEqual([])
+    const seen: string[] = []
+    while (seen.length < 4) {
+      const event = await events.receive({ signal: signal() })
+      seen.push(`${event.type} ${event.name}${event.type === 'stop' ? ` ${event.exitCode}` : ''}`)
+    }
+    events.cancel()
+    expect(seen).toEqual(['start web', 'stop web 137', 'delete web', 'delete db'])
+  })
+
+  it('Stop --time=0 kills (exit code 137); bad Stop and Attach flags are InvalidArgument', async () => {
+    const client = await host(['web'])
+    await client.start(['web'])
+    await client.stop(['--time=0', 'web'])
+    expect(await client.get(['web'])).toMatchObject({ state: 'exited', exitCode: 137 })
+    await client.start(['web'])
+    await client.stop(['--time=10', 'web'])
+    expect(await client.get(['web'])).toMatchObject({ state: 'exited', exitCode: 0 })
+    for (const args of [['--time=soon', 'web'], ['--force', 'web'], ['--bogus'], ['--rm']]) {
+      await expect(client.stop(args)).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    }
+    for (const args of [
+      ['web', '--logs', '--follow'],
+      ['web', '--tail=3'],
+      ['web', '--tail=x', '--logs'],
+      ['--logs'],
+    ]) {
+      await expect(client.open('Attach', args)).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    }
+  })
+
   it('Stop on the host stops every running container', async () => {
     const client = await host(['a', 'b'])
     for (const name of ['a', 'b']) {

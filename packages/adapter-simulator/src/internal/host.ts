@@ -4,6 +4,7 @@ import {
   InvalidArgumentError,
   type Message,
   NotFoundError,
+  type Receiver,
   UnavailableError,
   type WatchEvent,
   WatchHub,
@@ -85,6 +86,10 @@ export class Container {
   readonly history: string[] = []
   /** Attached outputs: they get a Log message per line. */
   readonly outputs = new Fanout<Message>()
+  /** `Attach NAME --follow` outputs: like {@link outputs}, but they end when the container stops. */
+  readonly followers = new Fanout<Message>()
+  /** True once removed (`Stop --rm`): its services answer NotFound from then on. */
+  removed = false
   /** Watchers of this container only. */
   readonly watchers = new WatchHub()
   /** Byte streams handed out by Connect; they end when the container stops. */
@@ -152,6 +157,8 @@ export class Container {
     clearInterval(this.timer)
     this.timer = undefined
     this.log(`${this.name}: stopped`)
+    // Like `docker logs -f`, a followed log ends when the container stops.
+    this.followers.close()
     for (const stream of this.streams) stream.end()
     this.streams.clear()
     this.state = 'exited'
@@ -194,6 +201,22 @@ export class Container {
     this.history.push(line)
     if (this.history.length > LOG_HISTORY) this.history.shift()
     this.outputs.publish({ verb: 'Log', args: [line] })
+    this.followers.publish({ verb: 'Log', args: [line] })
+  }
+
+  /**
+   * The log as an Attach output (docs/VERBS.md, "Reading logs"): the last `tail` lines of the history
+   * (all by default), then, with `follow`, each new line until the container stops (at once when it
+   * is not running); without `follow` the output ends after the history.
+   */
+  logs(follow: boolean, tail?: number): Receiver<Message> {
+    const lines = tail === undefined ? this.history : tail === 0 ? [] : this.history.slice(-tail)
+    const history = lines.map((line): Message => ({ verb: 'Log', args: [line] }))
+    if (follow && this.state === 'running') return this.followers.subscribe(history)
+    const once = new Fanout<Message>()
+    const output = once.subscribe(history)
+    once.close()
+    return output
   }
 
   /** A byte stream to the container's stdio: it echoes what is written, until the container stops. */
@@ -216,6 +239,7 @@ export class Container {
     for (const stream of this.streams) stream.destroy()
     this.streams.clear()
     this.outputs.close()
+    this.followers.close()
     this.watchers.close()
   }
 }
@@ -300,6 +324,26 @@ export class SimulatorHost {
     this.containers.set(name, container)
     this.emit({ type: 'create', name, state: 'created', id: container.id })
     return container
+  }
+
+  /**
+   * Removes `container` (`Stop --rm`): a running one only with `force` (it is stopped first, exit
+   * code 137 as if killed), otherwise ConflictError. Watchers see `stop` (if it ran) then `delete`;
+   * its outputs and watchers end, and its services answer NotFound from then on.
+   */
+  remove(container: Container, force: boolean): void {
+    if (container.state === 'running') {
+      if (!force) {
+        throw new ConflictError(
+          `[adapter-simulator] cannot remove the running container ${JSON.stringify(container.name)}: stop it first, or Stop --rm --force`,
+        )
+      }
+      container.stop(137)
+    }
+    this.emit({ type: 'delete', name: container.name, state: 'removed', id: container.id })
+    this.containers.delete(container.name)
+    container.removed = true
+    container.dispose()
   }
 
   /** Tells the host's and the container's watchers about a change. */

@@ -3,6 +3,7 @@ import {
   type BackendContext,
   InvalidArgumentError,
   type Message,
+  NotFoundError,
   Server,
   type Service,
 } from '@libswarm/core'
@@ -37,26 +38,137 @@ function noArgs(verb: string, args: readonly string[], usage: string): void {
   }
 }
 
-function containerService(container: Container, signal: AbortSignal | undefined): Service {
+const STOP_USAGE = 'Stop [--time=SECONDS] [--rm [--force]]'
+const ATTACH_USAGE = 'Attach NAME [--logs | --follow] [--tail=N]'
+
+/** What `Stop`'s flags ask for (docs/VERBS.md, "Stop flags"). */
+interface StopFlags {
+  /** `--time=SECONDS`: the grace period; `0` kills (exit code 137). */
+  time?: number
+  /** `--rm`: remove after stopping. */
+  remove: boolean
+  /** `--force`: with `--rm`, remove a running container too. */
+  force: boolean
+  /** The other arguments: container names (on the host). */
+  names: string[]
+}
+
+function parseStopFlags(args: readonly string[]): StopFlags {
+  const flags: StopFlags = { remove: false, force: false, names: [] }
+  for (const arg of args) {
+    if (arg.startsWith('--time=')) {
+      const text = arg.slice('--time='.length)
+      if (!/^\d+$/.test(text)) {
+        throw new InvalidArgumentError(
+          `[adapter-simulator] --time needs a whole number of seconds, got ${JSON.stringify(text)}; usage: ${STOP_USAGE}`,
+        )
+      }
+      flags.time = Number(text)
+    } else if (arg === '--rm') flags.remove = true
+    else if (arg === '--force') flags.force = true
+    else if (arg.startsWith('-')) {
+      throw new InvalidArgumentError(
+        `[adapter-simulator] unknown Stop flag ${JSON.stringify(arg)}; usage: ${STOP_USAGE}`,
+      )
+    } else flags.names.push(arg)
+  }
+  if (flags.force && !flags.remove) {
+    throw new InvalidArgumentError(`[adapter-simulator] --force only goes with --rm; usage: ${STOP_USAGE}`)
+  }
+  return flags
+}
+
+/**
+ * Stops one container as `flags` say, or with `--rm` removes it (a running one only with `--force`,
+ * which kills it first: exit code 137).
+ */
+function stopContainer(host: SimulatorHost, container: Container, flags: StopFlags): void {
+  if (flags.remove) host.remove(container, flags.force)
+  else container.stop(flags.time === 0 ? 137 : 0)
+}
+
+/** `Attach NAME [--logs | --follow] [--tail=N]` split; `logs` is undefined without a log flag. */
+function parseAttachArgs(args: readonly string[]): {
+  name: string
+  logs?: { follow: boolean; tail?: number }
+} {
+  let name: string | undefined
+  let follow: boolean | undefined
+  let tail: number | undefined
+  for (const arg of args) {
+    if (arg === '--logs' || arg === '--follow') {
+      if (follow !== undefined) {
+        throw new InvalidArgumentError(
+          `[adapter-simulator] give --logs or --follow, not both; usage: ${ATTACH_USAGE}`,
+        )
+      }
+      follow = arg === '--follow'
+    } else if (arg.startsWith('--tail=')) {
+      const text = arg.slice('--tail='.length)
+      if (!/^\d+$/.test(text)) {
+        throw new InvalidArgumentError(
+          `[adapter-simulator] --tail needs a whole number of lines, got ${JSON.stringify(text)}; usage: ${ATTACH_USAGE}`,
+        )
+      }
+      tail = Number(text)
+    } else if (arg.startsWith('--')) {
+      throw new InvalidArgumentError(
+        `[adapter-simulator] unknown Attach flag ${JSON.stringify(arg)}; usage: ${ATTACH_USAGE}`,
+      )
+    } else if (name === undefined) name = arg
+    else {
+      throw new InvalidArgumentError(
+        `[adapter-simulator] Attach takes one container name (or none for the host itself), got ${JSON.stringify(args)}; Ls lists them`,
+      )
+    }
+  }
+  if (tail !== undefined && follow === undefined) {
+    throw new InvalidArgumentError(
+      `[adapter-simulator] --tail goes with --logs or --follow; usage: ${ATTACH_USAGE}`,
+    )
+  }
+  if (follow !== undefined && !name) {
+    throw new InvalidArgumentError(
+      `[adapter-simulator] --logs and --follow need a container name; usage: ${ATTACH_USAGE}`,
+    )
+  }
+  return follow === undefined ? { name: name ?? '' } : { name: name ?? '', logs: { follow, tail } }
+}
+
+function containerService(
+  host: SimulatorHost,
+  container: Container,
+  signal: AbortSignal | undefined,
+): Service {
+  // A removed container's handed-out services answer NotFound, as Docker does for a removed id.
+  const live = (): Container => {
+    if (container.removed) {
+      throw new NotFoundError(
+        `[adapter-simulator] no such container: ${JSON.stringify(container.name)} (removed)`,
+      )
+    }
+    return container
+  }
   const server = new Server({
     onGet: (args) => {
       noArgs('Get', args, 'Get')
-      return container.info()
+      return live().info()
     },
     onStart: (args) => {
       noArgs('Start', args, 'Start')
-      container.start()
+      live().start()
     },
     onStop: (args) => {
-      noArgs('Stop', args, 'Stop')
-      container.stop()
+      const flags = parseStopFlags(args)
+      if (flags.names.length > 0) noArgs('Stop', flags.names, STOP_USAGE)
+      stopContainer(host, live(), flags)
     },
-    onSet: (args) => container.set(args),
+    onSet: (args) => live().set(args),
     onLog: (args) => {
-      for (const line of args) container.log(line)
+      for (const line of args) live().log(line)
     },
-    onWatch: (_args, context) => container.watchers.subscribe(context.signal),
-    onConnect: () => container.connect(),
+    onWatch: (_args, context) => live().watchers.subscribe(context.signal),
+    onConnect: () => live().connect(),
     onLs: () => [],
   })
   signal?.addEventListener('abort', () => void server.close(), { once: true })
@@ -84,7 +196,7 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
   const services = new WeakMap<Container, Service>()
   const serviceOf = (container: Container): Service => {
     let service = services.get(container)
-    if (!service) services.set(container, (service = containerService(container, signal)))
+    if (!service) services.set(container, (service = containerService(host, container, signal)))
     return service
   }
   for (const name of options.containers ?? []) host.create(['--name', name])
@@ -92,16 +204,13 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
     {
       onLs: () => host.names(),
       onAttach: (args) => {
-        const [name = ''] = args
-        if (name === '' && args.length <= 1) return handout(service)
-        if (args.length > 1) {
-          throw new InvalidArgumentError(
-            `[adapter-simulator] Attach takes one container name (or none for the host itself), got ${JSON.stringify(args)}; Ls lists them`,
-          )
-        }
+        const { name, logs } = parseAttachArgs(args)
+        if (name === '') return handout(service)
         const container = host.get(name)
+        const instance = handout(serviceOf(container))
+        if (logs) return { instance, output: container.logs(logs.follow, logs.tail) }
         const history = container.history.map((line): Message => ({ verb: 'Log', args: [line] }))
-        return { instance: handout(serviceOf(container)), output: container.outputs.subscribe(history) }
+        return { instance, output: container.outputs.subscribe(history) }
       },
       onSpawn: (args) => handout(serviceOf(host.create(args))),
       // With args, Get/Watch/Start/Stop/Connect address the containers they name (docs/VERBS.md rule 8).
@@ -132,10 +241,24 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
         for (const container of args.map((name) => host.get(name))) container.start()
       },
       onStop: (args) => {
-        // No args: the host goes down, so every container stops. Names: those containers.
-        const containers =
-          args.length === 0 ? [...host.containers.values()] : args.map((name) => host.get(name))
-        for (const container of containers) container.stop()
+        // No names: the host goes down, so every container stops. Names: those containers, with
+        // the Stop flags (--time, --rm, --force) applied to each; all are found before any changes.
+        const flags = parseStopFlags(args)
+        if (flags.names.length === 0) {
+          if (flags.remove) {
+            throw new InvalidArgumentError(
+              `[adapter-simulator] Stop --rm needs container names; usage: ${STOP_USAGE} NAME...`,
+            )
+          }
+          for (const container of host.containers.values()) container.stop(flags.time === 0 ? 137 : 0)
+          return
+        }
+        const containers = flags.names.map((name) => host.get(name))
+        if (flags.remove && !flags.force) {
+          const running = containers.find((container) => container.state === 'running')
+          if (running) host.remove(running, false) // throws the ConflictError, before anything changes
+        }
+        for (const container of containers) stopContainer(host, container, flags)
       },
     },
     { fallback: options.fallback },
