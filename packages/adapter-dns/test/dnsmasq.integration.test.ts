@@ -83,6 +83,54 @@ describe.skipIf(missing)(
       }
     })
 
+    it('a server that stops answering while watched is retried with backoff, not reported as targets gone', async () => {
+      const logs: string[] = []
+      const watcher = new SrvSource(NAME, {
+        servers: [{ host: '127.0.0.1', port: dns.port }],
+        minTtl: 0.1,
+        maxTtl: 0.4,
+        timeout: 100,
+        log: (line) => logs.push(line),
+      })
+      const controller = new AbortController()
+      const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(15_000)])
+      const baseline = await watcher.resolve(signal)
+      const events: SrvChange[] = []
+      let failures!: () => void
+      const failing = new Promise<void>((resolve) => (failures = resolve))
+      const originalLog = logs.push.bind(logs)
+      logs.push = (...lines: string[]) => {
+        const n = originalLog(...lines)
+        if (logs.length >= 2) failures()
+        return n
+      }
+      const watching = (async () => {
+        for await (const change of watcher.watch(signal, undefined, baseline)) {
+          events.push(change)
+          controller.abort()
+        }
+      })()
+      await dns.halt()
+      await failing // two failed lookups logged while dnsmasq is down
+      await dns.resume([
+        { name: NAME, target: 'low.test', port: 8080, priority: 10, weight: 1 },
+        { name: NAME, target: 'heavy.test', port: 8081, priority: 0, weight: 9 },
+        { name: NAME, target: 'light.test', port: 8082, priority: 0, weight: 1 },
+        { name: NAME, target: 'extra.test', port: 7000, priority: 20, weight: 1 },
+      ])
+      await watching
+      expect(signal.aborted && !controller.signal.aborted).toBe(false)
+      // The outage produced no events; the first change after it is the new target.
+      expect(events.map((e) => `${e.type} ${e.name}`)).toEqual(['create extra.test:7000'])
+      expect(logs[0]).toMatch(/lookup of _web\._tcp\.test failed, retrying in 0\.1s/)
+      expect(logs[1]).toMatch(/retrying in 0\.2s/)
+      await dns.restart([
+        { name: NAME, target: 'low.test', port: 8080, priority: 10, weight: 1 },
+        { name: NAME, target: 'heavy.test', port: 8081, priority: 0, weight: 9 },
+        { name: NAME, target: 'light.test', port: 8082, priority: 0, weight: 1 },
+      ])
+    })
+
     it('gives an empty answer for a name with no records', async () => {
       const empty = new SrvSource('_none._tcp.test', { servers: [{ host: '127.0.0.1', port: dns.port }] })
       expect((await empty.resolve(AbortSignal.timeout(5000))).records).toEqual([])

@@ -122,6 +122,16 @@ export class Dnsmasq {
     await this.run(records)
   }
 
+  /** Stops dnsmasq (the port stays reserved for {@link Dnsmasq.resume}). */
+  async halt(): Promise<void> {
+    await this.stopProcess()
+  }
+
+  /** Starts dnsmasq again on the same port with `records`. */
+  async resume(records: SrvLine[]): Promise<void> {
+    await this.run(records)
+  }
+
   private async stopProcess(): Promise<void> {
     const child = this.child
     if (!child || child.exitCode !== null || child.signalCode !== null) return
