@@ -85,25 +85,22 @@ describe.skipIf(missing)(
 
     it('a server that stops answering while watched is retried with backoff, not reported as targets gone', async () => {
       const logs: string[] = []
+      let failures!: () => void
+      const failing = new Promise<void>((resolve) => (failures = resolve))
       const watcher = new SrvSource(NAME, {
         servers: [{ host: '127.0.0.1', port: dns.port }],
         minTtl: 0.1,
         maxTtl: 0.4,
         timeout: 100,
-        log: (line) => logs.push(line),
+        log: (line) => {
+          logs.push(line)
+          if (logs.length === 2) failures()
+        },
       })
       const controller = new AbortController()
       const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(15_000)])
       const baseline = await watcher.resolve(signal)
       const events: SrvChange[] = []
-      let failures!: () => void
-      const failing = new Promise<void>((resolve) => (failures = resolve))
-      const originalLog = logs.push.bind(logs)
-      logs.push = (...lines: string[]) => {
-        const n = originalLog(...lines)
-        if (logs.length >= 2) failures()
-        return n
-      }
       const watching = (async () => {
         for await (const change of watcher.watch(signal, undefined, baseline)) {
           events.push(change)
