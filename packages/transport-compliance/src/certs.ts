@@ -20,6 +20,8 @@ export interface Certs {
   otherCa: string
   server: Pair
   client: Pair
+  /** A second valid client certificate from the same CA (CN=reader-1), for authorization tests. */
+  otherClient: Pair
   clientFromOtherCa: Pair
   expiredServer: Pair
   expiredClient: Pair
@@ -102,6 +104,8 @@ export function makeCerts(): Certs {
     sign('server', 'ca')
     csr('client', '/O=swarm/CN=worker-1')
     sign('client', 'ca')
+    csr('reader', '/O=swarm/CN=reader-1')
+    sign('reader', 'ca')
     csr('stranger', '/CN=stranger')
     sign('stranger', 'other')
     csr('wronghost', '/CN=other.example', 'DNS:other.example')
@@ -173,6 +177,7 @@ export function makeCerts(): Certs {
       otherCa: read('other.pem'),
       server: pair('server'),
       client: pair('client'),
+      otherClient: pair('reader'),
       clientFromOtherCa: pair('stranger'),
       expiredServer: pair('expired'),
       expiredClient: pair('expiredclient'),
