@@ -25,6 +25,11 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
         },
       })),
+      // The runnable examples, each run as a user would (examples/test/).
+      {
+        extends: true,
+        test: { name: 'examples', root: join(root, 'examples'), include: ['test/**/*.test.ts'] },
+      },
       // The workspace's own rules (test/workspace.test.ts).
       { extends: true, test: { name: 'workspace', root, include: ['test/**/*.test.ts'] } },
     ],
