@@ -1,4 +1,12 @@
-import { listen, type Message, reference, replyError, type Service, type Session } from '@libswarm/core'
+import {
+  listen,
+  type Message,
+  reference,
+  replyError,
+  type Service,
+  type ServiceSendOptions,
+  type Session,
+} from '@libswarm/core'
 import { errorMessage } from './adapters.ts'
 import type { Logger } from './log.ts'
 import { type Security, transportFor } from './transports.ts'
@@ -42,7 +50,10 @@ export async function serve(
           // Each session gets its own reference to the head: whatever the session closes or aborts
           // when it ends, the pipeline head stays open for the next client.
           const shared = reference(head)
-          for await (const channel of session) void forward(channel as AsyncIterable<Message>, shared)
+          // Every message carries the session's peer, so handlers see who called (context.peer).
+          const options: ServiceSendOptions = { peer: session.peer }
+          for await (const channel of session)
+            void forward(channel as AsyncIterable<Message>, shared, options)
         } catch {
           // The session ended; its `closed` reports why.
         }
@@ -61,11 +72,15 @@ export async function serve(
   }
 }
 
-async function forward(channel: AsyncIterable<Message>, head: Service): Promise<void> {
+async function forward(
+  channel: AsyncIterable<Message>,
+  head: Service,
+  options: ServiceSendOptions,
+): Promise<void> {
   try {
     for await (const message of channel) {
       try {
-        await head.send(message)
+        await head.send(message, options)
       } catch (error) {
         await replyError(message.ret, error)
       }
