@@ -35,7 +35,8 @@ function workspacePackages(group: string): { dir: string; folder: string; pkg: P
     }))
 }
 
-const packages = workspacePackages('packages')
+// Private packages (test-only, never published: packages/reliability-tests) are not held to the publish rules.
+const packages = workspacePackages('packages').filter(({ pkg }) => pkg.private !== true)
 const plugins = packages.filter(
   ({ folder }) => /^(transport|adapter)-/.test(folder) && !folder.endsWith('-compliance'),
 )
