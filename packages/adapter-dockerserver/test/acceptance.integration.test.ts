@@ -15,6 +15,7 @@ import {
   startSwarmd,
   stopChild,
   waitForOutput,
+  warmUpEvents,
 } from './support.ts'
 
 const reason = missingReason()
@@ -170,14 +171,14 @@ describe.skipIf(reason !== undefined)(
       const viaD = dockerBackground(D, format)
       try {
         // Both streams are open once the CLI has its response headers; a create that races ahead would
-        // be missing from one, so wait until each reports through a first container.
-        const warm = await docker(D, ['create', '--name', 'warmup', 'bb', 'true'])
-        expect(warm.code, warm.stderr).toBe(0)
-        await waitForOutput(viaS, (t) => t.includes('create warmup'))
-        await waitForOutput(viaD, (t) => t.includes('create warmup'))
+        // be missing from one, so wait until each reports a probe container.
+        const probes = await warmUpEvents([viaS, viaD], async (name) => {
+          const probe = await docker(D, ['create', '--name', name, 'bb', 'true'])
+          expect(probe.code, probe.stderr).toBe(0)
+        })
         const run = await docker(S, ['run', '--name', 'ev', 'bb', 'sh', '-c', 'exit 0'])
         expect(run.code, run.stderr).toBe(0)
-        expect((await docker(S, ['rm', 'ev', 'warmup'])).code).toBe(0)
+        expect((await docker(S, ['rm', 'ev', ...probes])).code).toBe(0)
         const done = (t: string) => t.includes('destroy ev')
         const seenS = await waitForOutput(viaS, done)
         const seenD = await waitForOutput(viaD, done)
@@ -224,6 +225,11 @@ describe.skipIf(reason !== undefined)(
 
       const events = dockerBackground(S, ['events', '--format', '{{.Action}} {{.Actor.Attributes.name}}'])
       try {
+        const probes = await warmUpEvents([events], async (name) => {
+          const probe = await docker(S, ['create', '--name', name, 'busybox:latest', 'true'])
+          expect(probe.code, probe.stderr).toBe(0)
+        })
+        expect((await docker(S, ['rm', ...probes])).code).toBe(0)
         const run = await docker(S, ['run', '-d', '--name', 'db', 'postgres:16', 'postgres'])
         expect(run.code, run.stderr).toBe(0)
         // The simulator creates but does not start on Spawn; docker run -d starts it.

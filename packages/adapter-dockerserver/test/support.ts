@@ -174,3 +174,31 @@ function ping(socket: string): Promise<boolean> {
     })
   })
 }
+
+/**
+ * Waits until every `docker events` stream in `streams` is really subscribed: the CLI returns once it
+ * has response headers, so an event made before the server registered the watcher would be missed.
+ * Creates probe containers with `create(name)` until one shows up in every stream (bounded), and
+ * returns the probe names so the caller can remove them.
+ */
+export async function warmUpEvents(
+  streams: { child: ChildProcess; output(): string }[],
+  create: (name: string) => Promise<void>,
+  attempts = 20,
+): Promise<string[]> {
+  const probes: string[] = []
+  for (let i = 0; i < attempts; i++) {
+    const name = `probe${i}`
+    await create(name)
+    probes.push(name)
+    try {
+      await Promise.all(
+        streams.map((stream) => waitForOutput(stream, (t) => t.includes(`create ${name}\n`), 1000)),
+      )
+      return probes
+    } catch {
+      // not subscribed yet: try another probe
+    }
+  }
+  throw new Error(`docker events never reported a probe container after ${attempts} tries`)
+}
