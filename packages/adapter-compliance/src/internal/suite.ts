@@ -74,9 +74,20 @@ export const TEST_NAMES = [
   'bad spawn arguments answer InvalidArgument with the usage line',
   'Attach to an unknown name answers NotFound',
   'malformed args answer a clear Error, not a crash',
+  'hostile verb args (empty, 1 MB, unicode, NUL, shell metacharacters) answer, never hang or crash',
 ] as const
 
 type TestName = (typeof TEST_NAMES)[number]
+
+/** Arguments a hostile caller sends: none may crash, hang, or reach a shell unquoted. */
+const HOSTILE_ARGS: readonly (readonly [string, string])[] = [
+  ['an empty string', ''],
+  ['a 1 MB string', 'x'.repeat(1024 * 1024)],
+  ['unicode', 'ünï\u00a0cødé 🐳 \u202e\ufeff'],
+  ['a NUL byte', 'name\u0000; echo injected'],
+  ['shell metacharacters', '; rm -rf / $(x) `y` | cat /etc/passwd && \'" > /tmp/pwned'],
+  ['a path traversal', '../../../../etc/passwd'],
+]
 
 /** Verbs that carry information rather than ask for something; an adapter may accept them silently. */
 const INFORMATIONAL: readonly Verb[] = ['Ack', 'Log', 'Error']
@@ -498,6 +509,37 @@ export function runAdapterCompliance(setup: AdapterTestSetup): void {
         }
         // The instance still answers afterwards.
         if (verbs.has('Get')) await new Client(service, { timeout }).get()
+      })
+
+      test('hostile verb args (empty, 1 MB, unicode, NUL, shell metacharacters) answer, never hang or crash', async () => {
+        const { service } = await instance()
+        // Verbs that name or describe a thing; Start/Stop/Spawn would act on the host for real.
+        const targets = (['Attach', 'Get', 'Ls', 'Connect'] as const).filter((verb) => verbs.has(verb))
+        for (const verb of targets) {
+          for (const [label, arg] of HOSTILE_ARGS) {
+            const answer = await rawCall(service, { verb, args: [arg] }, timeout)
+            if (answer instanceof Error) {
+              expect(answer.message, `${verb} ${label}: no answer (a hang)`).not.toMatch(/no answer within/)
+              expect(
+                answer,
+                `${verb} ${label}: send rejected with an untyped error: ${answer.message}`,
+              ).toBeInstanceOf(LibswarmError)
+              continue
+            }
+            if (answer.verb === 'Error') {
+              expect(typeof answer.args[0], `${verb} ${label}: the Error has a message`).toBe('string')
+              expect(
+                answer.args[0]!.length,
+                `${verb} ${label}: the Error message is not empty`,
+              ).toBeGreaterThan(0)
+            }
+            // A connection or child the hostile name happened to reach is released at once.
+            if (answer.ret) await answer.ret.close().catch(() => {})
+          }
+        }
+        // The instance still answers afterwards.
+        if (verbs.has('Get')) await new Client(service, { timeout }).get()
+        else if (verbs.has('Ls')) await new Client(service, { timeout }).ls()
       })
     })
   })
