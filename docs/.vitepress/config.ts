@@ -30,7 +30,7 @@ const sidebar: DefaultTheme.Sidebar = [
   {
     text: 'Guide',
     items: [
-      ...page('Overview', 'index.md'),
+      { text: 'Overview', link: '/' },
       ...page('Getting started', 'getting-started.md'),
       ...page('Concepts', 'concepts.md'),
       ...page('Channels', 'channels.md'),
