@@ -5,7 +5,8 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import { Etcd3 } from 'etcd3'
+import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel'
+import { Etcd3, GRPCUnavailableError } from 'etcd3'
 
 /** Options of {@link connectEtcd}. */
 export interface EtcdConnectOptions {
@@ -46,6 +47,16 @@ export function connectEtcd(hosts: string[], options: EtcdConnectOptions = {}): 
     dialTimeout: timeout,
     auth: options.auth,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeout }),
+    // etcd3's default breaker opens after three "recoverable" errors of any kind, including the
+    // ones a single bad request causes (ResourceExhausted, Internal). One caller's bad input would
+    // then fail every other caller for five seconds, so count only a host that cannot be reached.
+    faultHandling: {
+      host: () =>
+        circuitBreaker(
+          handleWhen((error) => error instanceof GRPCUnavailableError),
+          { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) },
+        ),
+    },
   })
 }
 

@@ -28,14 +28,44 @@ export interface TreeContext {
 
 const SPAWN_USAGE = 'Spawn NAME [VALUE] [--ttl=SECONDS]'
 
+/**
+ * Longest key (in UTF-8 bytes) the adapter sends to etcd. etcd itself only bounds the whole request
+ * (1.5 MiB by default) and answers larger ones with an error that its client counts as a server
+ * fault, so a caller could otherwise trip the client's circuit breaker for everyone.
+ */
+export const MAX_KEY_BYTES = 4096
+/** Largest value (in UTF-8 bytes) Set and Spawn send to etcd: under etcd's default 1.5 MiB request limit. */
+export const MAX_VALUE_BYTES = 1024 * 1024
+
 /** The key of child `name` of node `path` (`name` may hold `/` to go several levels down). */
 export function childKey(path: string, name: string): string {
   if (name === '' || name.split('/').some((part) => part === '')) {
     throw new InvalidArgumentError(
-      `[adapter-etcd] bad key name "${name}": it must be non-empty with no empty "/" segments`,
+      `[adapter-etcd] bad key name "${preview(name)}": it must be non-empty with no empty "/" segments`,
     )
   }
-  return `${path}/${name}`
+  const key = `${path}/${name}`
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw new InvalidArgumentError(
+      `[adapter-etcd] key "${preview(key)}" is ${Buffer.byteLength(key)} bytes; keys may be at most ${MAX_KEY_BYTES} bytes`,
+    )
+  }
+  return key
+}
+
+/** Throws InvalidArgumentError for a value too large to put. */
+export function checkValue(key: string, value: string): void {
+  const size = Buffer.byteLength(value)
+  if (size > MAX_VALUE_BYTES) {
+    throw new InvalidArgumentError(
+      `[adapter-etcd] value for "${preview(key)}" is ${size} bytes; values may be at most ${MAX_VALUE_BYTES} bytes`,
+    )
+  }
+}
+
+/** A name cut short for an error message. */
+function preview(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text
 }
 
 /** Parses a stored value: JSON if it parses, else the string itself. */
@@ -146,7 +176,9 @@ export function nodeService(
           throw new InvalidArgumentError(`[adapter-etcd] usage: ${SPAWN_USAGE}`)
         }
         const ttl = numberOption(parsed, 'ttl', tree.ttl, SPAWN_USAGE, 'adapter-etcd')
-        const registration = new Registration(tree.client, childKey(path, name), value, {
+        const key = childKey(path, name)
+        checkValue(key, value)
+        const registration = new Registration(tree.client, key, value, {
           ttl,
           log: tree.log,
           where: tree.where,
@@ -161,6 +193,7 @@ export function nodeService(
 }
 
 async function put(tree: TreeContext, key: string, value: string): Promise<void> {
+  checkValue(key, value)
   try {
     await tree.client.put(key).value(value)
   } catch (error) {
