@@ -152,6 +152,25 @@ describe.each(scenarios)('debugService ($name)', ({ name, connect }) => {
     await expect.poll(() => next.seen.some((m) => m.args[0] === 'watcher gone'), { timeout: 5000 }).toBe(true)
   })
 
+  it('answers a bare Start/Stop itself, not implemented (the next stage gets its own), forwards one that names a child', async () => {
+    const next = nextStage()
+    const out = sink()
+    const service = await reach(debugService(next.service, { sink: out }))
+    expect((await call(service, { verb: 'Start', args: [] }))[0]?.args).toEqual([
+      'not implemented: Start',
+      'NOT_IMPLEMENTED',
+    ])
+    expect((await call(service, { verb: 'Stop', args: [] }))[0]?.args[1]).toBe('NOT_IMPLEMENTED')
+    expect(next.seen).toEqual([])
+    const named = await call(service, { verb: 'Start', args: ['web'] })
+    expect(named[0]?.args[0]).toBe('not implemented: Start')
+    expect(next.seen.map((m) => [m.verb, ...m.args].join(' '))).toEqual(['Start web'])
+    expect(out.lines[0]).toBe('[debug] -> Start [] +ret')
+    expect(out.lines[1]).toMatch(
+      /^\[debug\] <- Error \["not implemented: Start","NOT_IMPLEMENTED"\] \(reply to Start\)$/,
+    )
+  })
+
   it('answers Error when the next stage is gone', async () => {
     const [requests, gone] = pipe<Message>()
     requests.cancel()

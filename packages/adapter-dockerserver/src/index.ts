@@ -18,7 +18,7 @@
  *
  * @packageDocumentation
  */
-import { type Backend, InvalidArgumentError, Server, type Service } from '@libswarm/core'
+import { type Backend, Client, InvalidArgumentError, Server, type Service } from '@libswarm/core'
 import { DEFAULT_URL, type DockerApiOptions, type DockerApiServer, listenDockerApi } from './internal/http.ts'
 
 export {
@@ -47,8 +47,9 @@ export async function dockerServer(options: DockerServerOptions): Promise<Docker
   const service = new Server(
     {
       onGet: () => ({ url: http.url, api: 'docker', apiVersion: '1.41' }),
-      onStart: () => {},
-      onStop: () => http.close(),
+      // A bare Start/Stop is this stage's own; with args it names children of the next stage.
+      onStart: (args) => (args.length === 0 ? undefined : new Client(options.out).start(args)),
+      onStop: (args) => (args.length === 0 ? http.close() : new Client(options.out).stop(args)),
     },
     { fallback: options.out },
   )

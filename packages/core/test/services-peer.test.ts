@@ -94,8 +94,8 @@ describe('the caller as a handler sees it', () => {
     const { proxy, close } = await overSession(filtered)
     try {
       const client = new Client(proxy, { timeout: 5000 })
-      await client.start() // passes through the filter, then the fallback
-      await client.stop() // handled by the filter, which forwards
+      await client.start(['child']) // passes through the filter, then the fallback
+      await client.stop(['child']) // handled by the filter, which forwards
       expect(seen).toHaveLength(2)
       for (const peer of seen) expect(peer).toMatchObject({ transport: 'tcp', address: 'client' })
     } finally {

@@ -347,8 +347,10 @@ describe.each(variants)('Server and Client ($name)', (variant) => {
       const client = await expose(new Server({ onGet: () => 'front' }, { fallback: downstream }))
       expect(await client.get()).toBe('front')
       expect(await client.ls()).toEqual(['from-downstream'])
-      await client.start()
-      await expect(client.stop()).rejects.toThrow(new NotImplementedError('not implemented: Stop'))
+      await client.start(['web']) // names a child: forwarded
+      await expect(client.stop(['web'])).rejects.toThrow(new NotImplementedError('not implemented: Stop'))
+      // A bare Start addresses the front itself (which has no onStart), never the fallback.
+      await expect(client.start()).rejects.toThrow(new NotImplementedError('not implemented: Start'))
     },
   )
 })

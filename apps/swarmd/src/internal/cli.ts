@@ -8,9 +8,12 @@ import {
   ChannelClosedError,
   Client,
   InvalidArgumentError,
+  isOwnRunState,
   type Message,
+  notImplementedMessage,
   parseSpec,
   pipe,
+  replyAndClose,
   replyError,
   type Service,
 } from '@libswarm/core'
@@ -80,10 +83,16 @@ export function createCliBackend(options: CliOptions): CliBackend {
       if (spawned)
         throw new InvalidArgumentError('a pipeline can have only one cli stage (it owns the terminal)')
       spawned = { out: context.out, signal: context.signal }
-      // As a stage, cli is transparent: what reaches it (from --listen) goes on to the next stage.
+      // As a stage, cli is transparent: what reaches it (from --listen) goes on to the next stage,
+      // except a bare Start/Stop, which addresses cli itself (not implemented: the next stage gets
+      // its own from the pipeline).
       const [incoming, service] = pipe<Message>()
       void (async () => {
         for await (const message of incoming) {
+          if (isOwnRunState(message)) {
+            await replyAndClose(message.ret, notImplementedMessage(message.verb)).catch(() => {})
+            continue
+          }
           try {
             await context.out.send(message)
           } catch (error) {

@@ -1,10 +1,13 @@
 import {
   copy,
+  isOwnRunState,
   type Message,
+  notImplementedMessage,
   pipe,
   RECEIVER,
   type Receiver,
   receiverIterator,
+  replyAndClose,
   type Sender,
   type Service,
   UnavailableError,
@@ -91,6 +94,15 @@ async function forward(
   try {
     for await (const message of input) {
       printer.line(path, '->', describe(message))
+      if (path === '' && isOwnRunState(message)) {
+        // A bare Start/Stop addresses this stage, which has no run state of its own: not
+        // implemented here, and not passed on, since the next stage gets its own from the pipeline
+        // (docs/VERBS.md, "Start and Stop in a pipeline").
+        const reply = notImplementedMessage(message.verb)
+        printer.line(path, '<-', `${describe(reply)} (reply to ${message.verb})`)
+        await replyAndClose(message.ret, reply).catch(() => {})
+        continue
+      }
       const forwarded: Message = { ...message }
       if (message.ret) forwarded.ret = tapReplies(message.ret, printer, path, message, signal)
       try {

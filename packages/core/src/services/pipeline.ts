@@ -63,9 +63,11 @@ export class Pipeline implements AsyncDisposable {
   }
 
   /**
-   * Sends `Start` to every stage, first to last. A stage answering NotImplemented (nothing to start)
-   * or Conflict (already started, e.g. through a filter in front of it) counts as started. On any
-   * other failure the stages already started are stopped and the error is rethrown.
+   * Sends a bare `Start` to every stage, first to last: each stage gets exactly one, because a stage
+   * that forwards what it does not handle answers a bare Start/Stop itself rather than passing it on
+   * (docs/VERBS.md, "Start and Stop in a pipeline"). A stage answering NotImplemented (nothing to
+   * start) or Conflict (it was already running) counts as started. On any other failure the stages
+   * already started are stopped and the error is rethrown.
    */
   async start(options: CallOptions = {}): Promise<void> {
     const started: PipelineStage[] = []
@@ -83,8 +85,8 @@ export class Pipeline implements AsyncDisposable {
   }
 
   /**
-   * Sends `Stop` to every stage, last to first (the reverse of start). NotImplemented answers are
-   * fine; every stage is tried, then the first other failure is thrown.
+   * Sends a bare `Stop` to every stage, last to first (the reverse of start), one each.
+   * NotImplemented answers are fine; every stage is tried, then the first other failure is thrown.
    */
   stop(options: CallOptions = {}): Promise<void> {
     return this.#stopAll([...this.stages].reverse(), options)

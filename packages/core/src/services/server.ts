@@ -29,7 +29,8 @@ export type AttachResult = Service | { instance: Service; output?: AsyncIterable
  *
  * A handler that throws answers `Error [message, code]` (the code of a LibswarmError). A verb with no
  * handler goes to `catchAll`, else to the `fallback` service, else answers
- * `Error ["not implemented: <Verb>", "NOT_IMPLEMENTED"]`.
+ * `Error ["not implemented: <Verb>", "NOT_IMPLEMENTED"]`. A bare `Start` or `Stop` (no args) is
+ * never sent to the fallback: without `onStart`/`onStop` it answers NOT_IMPLEMENTED.
  */
 export interface ServerHandlers {
   onAck?(args: string[], context: CallContext): MaybePromise<void>
@@ -65,6 +66,15 @@ export interface ServerOptions extends ServiceOptions {
 type TypedHandler = (args: string[], context: CallContext) => unknown
 
 /**
+ * True for a bare `Start` or `Stop` (no args): it addresses the instance that receives it, so a stage
+ * that forwards what it does not handle answers it itself instead of passing it on (docs/VERBS.md,
+ * "Start and Stop in a pipeline").
+ */
+export function isOwnRunState(message: Pick<Message, 'verb' | 'args'>): boolean {
+  return (message.verb === 'Start' || message.verb === 'Stop') && message.args.length === 0
+}
+
+/**
  * A service that routes each verb to a typed handler and writes the reply for it (see
  * {@link ServerHandlers} and `docs/VERBS.md`). Handles up to `maxConcurrency` messages at once;
  * `send` waits beyond that. `close()` stops it and fires every in-flight call's signal.
@@ -91,6 +101,9 @@ export class Server extends Dispatcher {
 
   protected override forwardTarget(message: Message): Service | undefined {
     if (!this.#fallback || this.#handles(message.verb) || this.#handlers.catchAll) return undefined
+    // A bare Start or Stop addresses this instance (docs/VERBS.md rule 8): never the fallback, which
+    // (as a pipeline's next stage) gets its own Start and Stop from the pipeline.
+    if (isOwnRunState(message)) return undefined
     return this.#fallback
   }
 
