@@ -92,6 +92,19 @@ for (const file of files(templates)) {
   writeFileSync(to, fill(readFileSync(join(templates, file), 'utf8')))
 }
 
+// Outside the repository the package is published with npm, which ignores publishConfig.exports:
+// point exports at dist/ directly (its tests import ../src) and build it whenever it is packed.
+if (!inRepo) {
+  const manifestPath = join(target, 'package.json')
+  const manifest = readJson(manifestPath)
+  if (manifest.publishConfig?.exports) {
+    manifest.exports = manifest.publishConfig.exports
+    delete manifest.publishConfig.exports
+  }
+  manifest.scripts = { ...manifest.scripts, prepack: 'npm run build' }
+  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
+}
+
 // A package directly in this workspace's packages/ gets its changeset (the workspace test asks for one).
 const changeset = join(root, '.changeset', `adapter-${name}.md`)
 const inWorkspace = relative(join(root, 'packages'), target) === `adapter-${name}`
