@@ -1,4 +1,4 @@
-import { Client, notImplemented } from '@libswarm/core'
+import { Client, notImplemented, Server } from '@libswarm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backend, type SrvChange, SrvSource } from '../src/index.ts'
 import { Dnsmasq, dnsmasqMissing } from './dnsmasq.ts'
@@ -36,6 +36,31 @@ describe.skipIf(missing)(
         'low.test:8080',
       ])
       expect(snapshot.ttl).toBe(1)
+    })
+
+    it('answers a bare Start/Stop itself and forwards one that names something (docs/VERBS.md)', async () => {
+      const controller = new AbortController()
+      const reached: string[] = []
+      const out = new Server({
+        onStart: (args) => void reached.push(['Start', ...args].join(' ')),
+        onStop: (args) => void reached.push(['Stop', ...args].join(' ')),
+      })
+      const service = await backend.spawn([NAME, `127.0.0.1:${dns.port}`], {
+        out,
+        signal: controller.signal,
+        log: () => {},
+        spawn: () => Promise.reject(new Error('unused')),
+      })
+      const client = new Client(service, { timeout: 5000 })
+      try {
+        await expect(client.start()).rejects.toMatchObject({ name: 'NotImplementedError' })
+        await expect(client.stop()).rejects.toMatchObject({ name: 'NotImplementedError' })
+        await client.start(['web'])
+        await client.stop(['web'])
+        expect(reached).toEqual(['Start web', 'Stop web'])
+      } finally {
+        controller.abort()
+      }
     })
 
     it('as a service: Ls in try order, Get describes, Attach one target', async () => {

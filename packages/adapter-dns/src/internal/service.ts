@@ -1,5 +1,6 @@
 import {
   type CallContext,
+  isOwnRunState,
   NotFoundError,
   notImplementedMessage,
   replyAndClose,
@@ -54,7 +55,8 @@ export function srvService(source: SrvSource, options: SrvServiceOptions = {}): 
     // weight), not alphabetically, so it is answered here rather than by the Server's sorted onLs.
     async catchAll(message, context) {
       if (message.verb !== 'Ls') {
-        if (options.fallback) await options.fallback.send(message)
+        // A bare Start/Stop is this stage's own (docs/VERBS.md, "Start and Stop in a pipeline").
+        if (options.fallback && !isOwnRunState(message)) await options.fallback.send(message)
         else await replyAndClose(message.ret, notImplementedMessage(message.verb))
         return
       }
