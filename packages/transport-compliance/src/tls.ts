@@ -203,9 +203,21 @@ export default function tlsMatrix(setup: TlsMatrixSetup): void {
         await dial(listener, { ca: certs.ca, ...certs.client })
         const server = await accepted
         cleanups.push(() => server.abort('test over'))
-        const identity = server.peer.identity as { subject?: Record<string, unknown> } | undefined
+        const identity = server.peer.identity as
+          | {
+              subject?: Record<string, unknown>
+              issuer?: Record<string, unknown>
+              fingerprint256?: string
+              serialNumber?: string
+              validTo?: string
+            }
+          | undefined
         expect(identity?.subject?.CN).toBe('worker-1')
         expect(identity?.subject?.O).toBe('swarm')
+        expect(identity?.issuer?.CN).toBe('libswarm test CA')
+        expect(identity?.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+        expect(identity?.serialNumber).toMatch(/^[0-9A-F]+$/i)
+        expect(Number.isNaN(Date.parse(identity?.validTo ?? ''))).toBe(false)
       },
     )
 

@@ -7,8 +7,9 @@ import type {
   ServerHttp2Stream,
 } from 'node:http2'
 import type { Readable } from 'node:stream'
+import type { TLSSocket } from 'node:tls'
 import { InvalidArgumentError, type Link, type PeerInfo } from '@libswarm/core'
-import { bearerToken, checkToken, type TokenCheck } from '@libswarm/core/node'
+import { bearerToken, checkToken, type TokenCheck, tlsIdentity } from '@libswarm/core/node'
 import { LinkQueue } from './internal/link-queue.ts'
 import { refuse } from './internal/refuse.ts'
 import { streamLink } from './internal/stream-link.ts'
@@ -126,7 +127,9 @@ export function http2Handler(options: Http2HandlerOptions = {}): Http2Handler {
         'www-authenticate': tokenResult.challenge,
       })
     }
-    const peer: PeerInfo = { transport: 'http2', address, identity: tokenResult.identity }
+    // The token check's identity, else the verified client certificate (mutual TLS), as transport-tls reports it.
+    const identity = tokenResult.identity ?? (socket ? tlsIdentity(socket as TLSSocket) : undefined)
+    const peer: PeerInfo = { transport: 'http2', address, identity }
     if (options.authenticate) {
       let allowed = false
       try {

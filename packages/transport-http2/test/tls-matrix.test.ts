@@ -9,11 +9,4 @@ tlsMatrix({
     tls: { ...server, ca: clientCa, requestCert: clientCa !== undefined },
   }),
   dialOptions: (client) => ({ tls: client }),
-  skip: [
-    {
-      reason:
-        'peer.identity does not carry the client certificate in @libswarm/transport-http2 yet (mutual TLS identity is being added)',
-      tests: ['mutual TLS > a verified client certificate shows in the server session peer.identity'],
-    },
-  ],
 })

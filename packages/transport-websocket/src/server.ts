@@ -1,8 +1,9 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
+import type { TLSSocket } from 'node:tls'
 import { InvalidArgumentError, type Link, type PeerInfo } from '@libswarm/core'
-import { bearerToken, checkToken, type TokenCheck } from '@libswarm/core/node'
+import { bearerToken, checkToken, type TokenCheck, tlsIdentity } from '@libswarm/core/node'
 import { WebSocketServer } from 'ws'
 import { SUBPROTOCOL } from './internal/common.ts'
 import { nodePort } from './internal/node-port.ts'
@@ -144,7 +145,9 @@ export function websocketHandler(options: WebSocketHandlerOptions = {}): WebSock
         : remote.includes(':')
           ? `[${remote}]:${req.socket.remotePort}`
           : `${remote}:${req.socket.remotePort}`
-    const peer: PeerInfo = { transport: 'websocket', address, identity: result.identity }
+    // The token check's identity, else the verified client certificate (mutual TLS), as transport-tls reports it.
+    const identity = result.identity ?? tlsIdentity(req.socket as TLSSocket)
+    const peer: PeerInfo = { transport: 'websocket', address, identity }
     if (options.authenticate) {
       let allowed = false
       try {
