@@ -27,6 +27,7 @@
 import type { Capabilities } from '@libswarm/core'
 import { type AdapterTestSetup, runAdapterCompliance } from './internal/suite.ts'
 
+export { type OverSession, overSession, type Scenario, scenarios } from './internal/session.ts'
 export type { AdapterTestSetup } from './internal/suite.ts'
 export { defaultRunState, TEST_NAMES } from './internal/suite.ts'
 export type { Capabilities }

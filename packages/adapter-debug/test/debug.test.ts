@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { scenarios } from '@libswarm/adapter-compliance'
 import { type BackendContext, isByteStream, type Message, pipe, type Service } from '@libswarm/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { backend, debugService, parseDebugArgs } from '../src/index.ts'
-import { scenarios } from './scenarios.ts'
 
 const timeout = () => ({ signal: AbortSignal.timeout(5000) })
 

@@ -3,10 +3,10 @@ import { chmod, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
+import { scenarios } from '@libswarm/adapter-compliance'
 import { Client, type Message, pipe, type Receiver, type Service } from '@libswarm/core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { execService, type ProcInfo, parseExecArgs } from '../src/index.ts'
-import { scenarios } from './scenarios.ts'
 
 const node = process.execPath
 const signal = () => AbortSignal.timeout(10_000)

@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream'
+import { scenarios } from '@libswarm/adapter-compliance'
 import { type BackendContext, Client, type Message, notImplemented, pipe, type Service } from '@libswarm/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { backend, type ContainerInfo, parseSimulatorArgs, simulator } from '../src/index.ts'
-import { scenarios } from './scenarios.ts'
 
 const signal = () => AbortSignal.timeout(5000)
 

@@ -13,6 +13,10 @@ export interface OverSession {
   close(): Promise<void>
 }
 
+/**
+ * Serves a {@link reference} to `service` at the far end of a loopback TCP session and resolves with
+ * the proxy the near end receives; each step waits at most `timeout` ms. `close()` ends both ends.
+ */
 export async function overSession(service: Service, timeout: number): Promise<OverSession> {
   const listener = createServer()
   await new Promise<void>((resolve, reject) => {
@@ -59,3 +63,28 @@ export async function overSession(service: Service, timeout: number): Promise<Ov
     listener.close()
   }
 }
+
+/** How an adapter's own tests reach a service: directly in memory, or across a real session. */
+export interface Scenario {
+  /** `memory` or `tcp session`, for `describe.each(scenarios)('... ($name)')`. */
+  name: string
+  /** Returns the service as the test sees it; everything it set up ends when `signal` fires. */
+  connect(service: Service, signal: AbortSignal): Promise<Service>
+}
+
+/**
+ * The two ways the compliance suite reaches an instance, for an adapter's own tests: in memory, and
+ * over a real loopback TCP session ({@link overSession}, torn down when the signal fires).
+ */
+export const scenarios: readonly Scenario[] = [
+  { name: 'memory', connect: async (service) => service },
+  {
+    name: 'tcp session',
+    connect: async (service, signal) => {
+      const reached = await overSession(service, 5000)
+      if (signal.aborted) void reached.close()
+      else signal.addEventListener('abort', () => void reached.close(), { once: true })
+      return reached.service
+    },
+  },
+]
