@@ -119,6 +119,11 @@ describe('packaging: install only the adapters you need, as a user would', () =>
       expect(existsSync(join(dir, 'dist', 'index.d.ts')), `${pkg.name} dist/index.d.ts`).toBe(true)
       expect(existsSync(join(dir, 'test')), `${pkg.name} ships its tests`).toBe(false)
     }
+    // One core for swarmd and its adapters: error classes cross them (instanceof decides exit codes).
+    const nestedCores = installed.filter((pkg) =>
+      existsSync(join(project, 'node_modules', pkg.name, 'node_modules', '@libswarm', 'core')),
+    )
+    expect(nestedCores.map((pkg) => pkg.name)).toEqual([])
     // swarmd runs from dist with plain Node: the development loader is not a dependency.
     expect(existsSync(join(project, 'node_modules', 'tsx'))).toBe(false)
     expect(existsSync(join(project, 'node_modules', '@libswarm', 'adapter-debug'))).toBe(false)
