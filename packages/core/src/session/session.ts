@@ -853,8 +853,14 @@ export class WireSession implements Session {
   private linkBlocked = false
 
   // Incoming bytes.
+  /** The start of a frame that has not fully arrived (its header, or a whole non-streamed frame). */
   private pendingIn: Uint8Array[] = []
   private pendingInSize = 0
+  /** The length of the pending frame's payload, once its header is in `pendingIn`; else -1. */
+  private pendingLength = -1
+  /** A byte stream's DATA frame delivered as its bytes arrive: the stream and the bytes still to come. */
+  private partialStream: StreamEnd | undefined
+  private partialLeft = 0
 
   private handshakeDone: { resolve(): void; reject(error: Error): void } | undefined
   private idleTimer: unknown
@@ -1571,20 +1577,22 @@ export class WireSession implements Session {
       chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     this.lastReceived = Date.now()
     this.pingOutstanding = false
-    if (this.pendingInSize > 0) {
-      this.pendingIn.push(chunk)
-      this.pendingInSize += chunk.byteLength
-      chunk = concat(this.pendingIn, this.pendingInSize)
-      this.pendingIn = []
-      this.pendingInSize = 0
-    }
     try {
-      const used = this.state === 'handshake' ? this.readHello(chunk) : 0
       if (this.state === 'handshake') {
-        if (used < 0) this.keep(chunk)
-        return
+        if (this.pendingInSize > 0) {
+          this.pendingIn.push(chunk)
+          chunk = concat(this.pendingIn, this.pendingInSize + chunk.byteLength)
+          this.pendingIn = []
+          this.pendingInSize = 0
+        }
+        const used = this.readHello(chunk)
+        if (this.state === 'handshake') {
+          if (used < 0) this.keep(chunk)
+          return
+        }
+        if (used > 0) chunk = chunk.subarray(used)
       }
-      this.readFrames(used > 0 ? chunk.subarray(used) : chunk)
+      this.readFrames(chunk)
     } catch (error) {
       this.fail(
         error instanceof LibswarmError
@@ -1670,35 +1678,85 @@ export class WireSession implements Session {
     this.handshakeDone = undefined
   }
 
+  /**
+   * Reads frames from `bytes`, the newest bytes of the link. Nothing is copied but a frame that spans
+   * reads, and a byte stream's DATA frame is not even waited for: its bytes go to the stream as they
+   * arrive (the stream sees the same bytes in the same order, in smaller pieces).
+   */
   private readFrames(bytes: Uint8Array): void {
-    let offset = 0
     const total = bytes.byteLength
-    const max = this.limits.maxMessageSize
+    /** The link position of bytes[0] (to tell which frame passed descriptors came with). */
+    const base = this.received - total
+    let offset = 0
+    while (offset < total && !this.ended) {
+      if (this.partialLeft > 0) {
+        const n = Math.min(this.partialLeft, total - offset)
+        this.partialLeft -= n
+        const stream = this.partialStream
+        if (this.partialLeft === 0) this.partialStream = undefined
+        this.receiveData(stream, bytes.subarray(offset, offset + n))
+        offset += n
+        continue
+      }
+      if (this.pendingInSize === 0) {
+        offset = this.readWholeFrames(bytes, offset, base)
+        continue
+      }
+      // A frame begun in an earlier read: complete its header, then the frame, copying only it.
+      if (this.pendingLength < 0) {
+        const n = Math.min(FRAME_HEADER_SIZE - this.pendingInSize, total - offset)
+        this.pendingIn.push(bytes.subarray(offset, offset + n))
+        this.pendingInSize += n
+        offset += n
+        if (this.pendingInSize < FRAME_HEADER_SIZE) return
+        const head = concat(this.pendingIn, FRAME_HEADER_SIZE)
+        this.pendingIn = []
+        this.pendingInSize = 0
+        if (this.startPartial(head, 0, 0)) continue
+        this.pendingIn = [head]
+        this.pendingInSize = FRAME_HEADER_SIZE
+        this.pendingLength = this.checkedLength(head, 0)
+      }
+      const need = FRAME_HEADER_SIZE + this.pendingLength - this.pendingInSize
+      if (total - offset < need) {
+        this.pendingIn.push(bytes.subarray(offset))
+        this.pendingInSize += total - offset
+        return
+      }
+      this.pendingIn.push(bytes.subarray(offset, offset + need))
+      const frame = concat(this.pendingIn, this.pendingInSize + need)
+      const frameBase = base + offset - this.pendingInSize
+      this.pendingIn = []
+      this.pendingInSize = 0
+      this.pendingLength = -1
+      offset += need
+      this.readWholeFrames(frame, 0, frameBase)
+    }
+  }
+
+  /**
+   * Dispatches the whole frames in `bytes` from `offset`; keeps an incomplete one for the next read
+   * (or starts delivering it, for a byte stream's DATA). Returns the offset it stopped at.
+   */
+  private readWholeFrames(bytes: Uint8Array, offset: number, base: number): number {
+    const total = bytes.byteLength
     while (!this.ended) {
       const available = total - offset
       if (available < FRAME_HEADER_SIZE) break
-      const length =
-        ((bytes[offset]! << 24) |
-          (bytes[offset + 1]! << 16) |
-          (bytes[offset + 2]! << 8) |
-          bytes[offset + 3]!) >>>
-        0
-      if (length > max) {
-        throw new ProtocolError(
-          `the peer sent a frame of ${length} bytes; the limit is ${max} (limits.maxMessageSize)`,
-        )
+      const length = this.checkedLength(bytes, offset)
+      if (available < FRAME_HEADER_SIZE + length) {
+        const start = offset + FRAME_HEADER_SIZE
+        if (this.startPartial(bytes, offset, available - FRAME_HEADER_SIZE)) return start
+        this.pendingIn = [bytes.subarray(offset)]
+        this.pendingInSize = available
+        this.pendingLength = length
+        return total
       }
-      if (available < FRAME_HEADER_SIZE + length) break
       const type = bytes[offset + 4]!
-      const id =
-        ((bytes[offset + 6]! << 24) |
-          (bytes[offset + 7]! << 16) |
-          (bytes[offset + 8]! << 8) |
-          bytes[offset + 9]!) >>>
-        0
+      const id = frameId(bytes, offset)
       const start = offset + FRAME_HEADER_SIZE
       if (this.fdGroups.length > 0) {
-        const at = this.received - total + offset
+        const at = base + offset
         this.takeFrameFds(at, at + FRAME_HEADER_SIZE + length)
       }
       offset = start + length
@@ -1710,26 +1768,48 @@ export class WireSession implements Session {
         this.closeFds(rest)
       }
     }
-    if (offset < total && !this.ended) this.keep(bytes.subarray(offset))
+    if (offset < total && !this.ended) {
+      this.pendingIn = [bytes.subarray(offset)]
+      this.pendingInSize = total - offset
+      this.pendingLength = -1
+    }
+    return total
+  }
+
+  /** The payload length in the frame header at `bytes[offset]`; a ProtocolError above the limit. */
+  private checkedLength(bytes: Uint8Array, offset: number): number {
+    const length = frameLength(bytes, offset)
+    const max = this.limits.maxMessageSize
+    if (length > max) {
+      throw new ProtocolError(
+        `the peer sent a frame of ${length} bytes; the limit is ${max} (limits.maxMessageSize)`,
+      )
+    }
+    return length
+  }
+
+  /**
+   * The frame whose header is at `bytes[offset]` has not fully arrived. When it is DATA for a byte
+   * stream, its bytes are delivered as they come: this returns true and the caller goes on from
+   * the payload's first byte (`arrived` of them are at hand). Else false: the frame is kept whole.
+   */
+  private startPartial(bytes: Uint8Array, offset: number, arrived: number): boolean {
+    const length = this.checkedLength(bytes, offset)
+    if (bytes[offset + 4] !== FrameType.Data) return false
+    const id = frameId(bytes, offset)
+    const target = this.streams.get(id)
+    if (!(target instanceof ByteStreamEnd)) return false
+    if (length === 0 || arrived >= length) return false
+    this.partialStream = this.stream(id, 'DATA')
+    this.partialLeft = length
+    return true
   }
 
   private dispatch(type: number, id: number, payload: Uint8Array): void {
     switch (type) {
-      case FrameType.Data: {
-        const length = payload.byteLength
-        this.recvWindow -= length
-        if (this.recvWindow < -this.limits.maxMessageSize) {
-          throw new ProtocolError('the peer overran the session flow-control window')
-        }
-        this.recvConsumed += length
-        if (this.recvConsumed >= this.limits.sessionWindow / 4) {
-          this.recvWindow += this.recvConsumed
-          this.credit(0, this.recvConsumed)
-          this.recvConsumed = 0
-        }
-        this.stream(id, 'DATA')?.onData(payload)
+      case FrameType.Data:
+        this.receiveData(this.stream(id, 'DATA'), payload)
         return
-      }
       case FrameType.Open:
         this.onOpen(id, payload)
         return
@@ -1798,6 +1878,22 @@ export class WireSession implements Session {
     }
   }
 
+  /** DATA bytes (a whole frame, or a piece of a byte stream's): session flow control, then the stream. */
+  private receiveData(stream: StreamEnd | undefined, payload: Uint8Array): void {
+    const length = payload.byteLength
+    this.recvWindow -= length
+    if (this.recvWindow < -this.limits.maxMessageSize) {
+      throw new ProtocolError('the peer overran the session flow-control window')
+    }
+    this.recvConsumed += length
+    if (this.recvConsumed >= this.limits.sessionWindow / 4) {
+      this.recvWindow += this.recvConsumed
+      this.credit(0, this.recvConsumed)
+      this.recvConsumed = 0
+    }
+    stream?.onData(payload)
+  }
+
   /** The stream for a frame; undefined for a stream that was closed; throws for one never opened. */
   private stream(id: number, what: string): StreamEnd | undefined {
     const stream = this.streams.get(id)
@@ -1860,10 +1956,12 @@ export class WireSession implements Session {
       this.fail(new HandshakeError(`the peer closed the connection during the handshake: ${REFUSED_HINT}`))
       return
     }
-    if (this.pendingInSize > 0) {
+    if (this.pendingInSize > 0 || this.partialLeft > 0) {
       this.fail(
         new ProtocolError(
-          `the connection ended in the middle of a frame (${this.pendingInSize} bytes of it arrived)`,
+          this.partialLeft > 0
+            ? `the connection ended in the middle of a frame (${this.partialLeft} bytes of it were missing)`
+            : `the connection ended in the middle of a frame (${this.pendingInSize} bytes of it arrived)`,
         ),
       )
       return
@@ -1891,6 +1989,25 @@ function encodeFrameBytes(type: number, id: number, payload: Uint8Array): Uint8A
   writeHeader(bytes, 0, payload.byteLength, type, 0, id)
   bytes.set(payload, FRAME_HEADER_SIZE)
   return bytes
+}
+
+/** The payload length in the frame header at `bytes[offset]`. */
+function frameLength(bytes: Uint8Array, offset: number): number {
+  return (
+    ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>>
+    0
+  )
+}
+
+/** The stream id in the frame header at `bytes[offset]`. */
+function frameId(bytes: Uint8Array, offset: number): number {
+  return (
+    ((bytes[offset + 6]! << 24) |
+      (bytes[offset + 7]! << 16) |
+      (bytes[offset + 8]! << 8) |
+      bytes[offset + 9]!) >>>
+    0
+  )
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
