@@ -18,20 +18,20 @@ export default defineConfig({
   test: {
     projects: [
       ...packageDirs.map((dir) => ({
-        extends: true,
+        extends: true as const,
         test: {
-          name: dir.split('/').pop(),
+          name: dir.split('/').pop()!,
           root: dir,
           include: ['test/**/*.test.ts'],
         },
       })),
       // The runnable examples, each run as a user would (examples/test/).
       {
-        extends: true,
+        extends: true as const,
         test: { name: 'examples', root: join(root, 'examples'), include: ['test/**/*.test.ts'] },
       },
       // The workspace's own rules (test/workspace.test.ts).
-      { extends: true, test: { name: 'workspace', root, include: ['test/**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'workspace', root, include: ['test/**/*.test.ts'] } },
     ],
     testTimeout: 30_000,
     hookTimeout: 60_000,
