@@ -71,6 +71,7 @@ function withField(obj, key, value, after) {
   return out
 }
 
+const rootLicense = readFileSync(join(root, 'LICENSE'), 'utf8')
 const changed = []
 function write(file, before, after) {
   if (before === after) return
@@ -102,6 +103,10 @@ for (const dir of packageDirs()) {
     exports: toDist(pkg.exports),
   }
   write(file, before, `${JSON.stringify(pkg, null, 2)}\n`)
+
+  // npm ships a LICENSE that sits in the package folder: keep each one a copy of the root's.
+  const licenseFile = join(dir, 'LICENSE')
+  write(licenseFile, existsSync(licenseFile) ? readFileSync(licenseFile, 'utf8') : '', rootLicense)
 
   const buildFile = join(dir, 'tsconfig.build.json')
   const buildBefore = existsSync(buildFile) ? readFileSync(buildFile, 'utf8') : ''
