@@ -31,6 +31,7 @@ import { scaleSuite } from './suites/scale.ts'
 import { streamsSuite } from './suites/streams.ts'
 import type { TransportTestSetup } from './types.ts'
 
+export { accept, type Driven, drive, pattern, type Recorded, record, within, writeAll } from './links.ts'
 export type { SkipEntry, TransportTestSetup } from './types.ts'
 
 const suites = {

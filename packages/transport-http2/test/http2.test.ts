@@ -9,9 +9,10 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { drive, pattern, within, writeAll } from '@libswarm/transport-compliance'
+import { type Certs, makeCerts } from '@libswarm/transport-compliance/certs'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { http2, http2Handler } from '../src/index.ts'
-import { drive, makeCerts, pattern, within, writeAll } from './helpers.ts'
 
 const transport = http2()
 const cleanups: Array<() => Promise<void> | void> = []
@@ -328,14 +329,15 @@ describe('mounted on an existing node:http2 server', () => {
 })
 
 describe('https (h2 over TLS)', () => {
-  let certs: ReturnType<typeof makeCerts>
+  let certs: Certs
   beforeAll(() => {
     certs = makeCerts()
   })
-  afterAll(() => certs.cleanup())
 
   it('works with the CA given, and refuses an unknown certificate by default', async () => {
-    const listener = await listen('https://127.0.0.1:0/swarm', { tls: { cert: certs.cert, key: certs.key } })
+    const listener = await listen('https://127.0.0.1:0/swarm', {
+      tls: { cert: certs.server.cert, key: certs.server.key },
+    })
     expect(listener.url.protocol).toBe('https:')
     const error = await transport.dial(listener.url, { signal: AbortSignal.timeout(5000) }).catch((e) => e)
     expect(error).toBeInstanceOf(UnavailableError)

@@ -4,9 +4,10 @@
  */
 import { writeFileSync } from 'node:fs'
 import { connect, listen, type Session, UnauthorizedError, UnavailableError } from '@libswarm/core'
+import { drive, within, writeAll } from '@libswarm/transport-compliance'
+import { type Certs, makeCerts } from '@libswarm/transport-compliance/certs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { http2 } from '../src/index.ts'
-import { drive, makeCerts, within, writeAll } from './helpers.ts'
 import { findBinary, freePort, type RealServer, startProcess } from './proxy.ts'
 import { requestResponse } from './scenario.ts'
 
@@ -22,7 +23,7 @@ describe.skipIf(!nghttpx)(
     let backendPort: number
     let proxy: RealServer
     let tlsProxy: RealServer
-    let certs: ReturnType<typeof makeCerts>
+    let certs: Certs
 
     const start = (backend: number, frontend: (dir: string, port: number) => string) =>
       startProcess(
@@ -60,8 +61,8 @@ describe.skipIf(!nghttpx)(
         ],
         'error.log',
         (dir) => {
-          writeFileSync(`${dir}/server.key`, certs.key)
-          writeFileSync(`${dir}/server.crt`, certs.cert)
+          writeFileSync(`${dir}/server.key`, certs.server.key)
+          writeFileSync(`${dir}/server.crt`, certs.server.cert)
         },
       )
     }, 30_000)
@@ -69,7 +70,6 @@ describe.skipIf(!nghttpx)(
     afterAll(async () => {
       await proxy?.stop()
       await tlsProxy?.stop()
-      certs?.cleanup()
     })
 
     it('a session through the proxy carries channels, a return channel and byte streams both ways', async () => {

@@ -1,8 +1,8 @@
 import { createServer } from 'node:net'
 import { InvalidArgumentError, UnavailableError } from '@libswarm/core'
+import { accept, record } from '@libswarm/transport-compliance'
 import { afterEach, describe, expect, it } from 'vitest'
 import { tcp } from '../src/index.ts'
-import { accept, record } from './helpers.ts'
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {

@@ -9,10 +9,10 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
+import { accept, record } from '@libswarm/transport-compliance'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type TlsIdentity, type TlsOptions, tls } from '../src/index.ts'
 import { type Certs, hasOpenssl, makeCerts } from './certs.ts'
-import { accept, record } from './helpers.ts'
 
 const available = hasOpenssl()
 if (!available && process.env.CI)

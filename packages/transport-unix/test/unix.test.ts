@@ -5,9 +5,9 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InvalidArgumentError, UnavailableError } from '@libswarm/core'
+import { accept, record } from '@libswarm/transport-compliance'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fdPassingAvailable, fdPassingUnavailableReason, unix } from '../src/index.ts'
-import { accept, record } from './helpers.ts'
 
 let dir: string
 const cleanups: Array<() => unknown> = []

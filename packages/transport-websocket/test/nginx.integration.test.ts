@@ -4,10 +4,10 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { connect, listen, type Session, UnauthorizedError, UnavailableError } from '@libswarm/core'
+import { drive, within, writeAll } from '@libswarm/transport-compliance'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { dialBrowserWebSocket, type WebSocketConstructor, websocket } from '../src/index.ts'
-import { drive, within, writeAll } from './helpers.ts'
 import { findBinary, freePort, type RealServer, startProcess } from './proxy.ts'
 import { requestResponse } from './scenario.ts'
 

@@ -12,11 +12,12 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { drive, pattern, within, writeAll } from '@libswarm/transport-compliance'
+import { type Certs, makeCerts } from '@libswarm/transport-compliance/certs'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { websocket as browserWebsocket } from '../src/browser.ts'
 import { dialBrowserWebSocket, type WebSocketConstructor, websocket, websocketHandler } from '../src/index.ts'
-import { drive, makeCerts, pattern, within, writeAll } from './helpers.ts'
 
 const transport = websocket()
 const cleanups: Array<() => Promise<void> | void> = []
@@ -327,14 +328,15 @@ describe('attached to an existing HTTP/1.1 server', () => {
 })
 
 describe('wss', () => {
-  let certs: ReturnType<typeof makeCerts>
+  let certs: Certs
   beforeAll(() => {
     certs = makeCerts()
   })
-  afterAll(() => certs.cleanup())
 
   it('works with the CA given and refuses an unknown certificate by default', async () => {
-    const listener = await listen('wss://127.0.0.1:0/swarm', { tls: { cert: certs.cert, key: certs.key } })
+    const listener = await listen('wss://127.0.0.1:0/swarm', {
+      tls: { cert: certs.server.cert, key: certs.server.key },
+    })
     const error = await transport.dial(listener.url).catch((e) => e)
     expect(error).toBeInstanceOf(UnavailableError)
     expect(error.retryable).toBe(false)
