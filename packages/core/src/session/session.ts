@@ -1052,6 +1052,10 @@ export class WireSession implements Session {
     if (this.ended) return
     this.ended = true
     this.state = 'ended'
+    // Hand everything still queued (END frames of streams that just finished, among others) to the
+    // link even while it is waiting for 'drain': end() flushes what the link holds, but frames we
+    // never gave it would be lost, and the peer would see its streams cut short.
+    this.linkBlocked = false
     this.flush()
     this.stopTimers()
     const error = new SessionClosedError('the session is closed')
@@ -2155,7 +2159,7 @@ function makeProxyStream(bytes: ByteStreamEnd, flags: number, node: NodeStreamMo
           start(controller) {
             bytes.sink = {
               data(chunk, done) {
-                controller.enqueue(chunk.slice())
+                controller.enqueue(chunk)
                 if ((controller.desiredSize ?? 1) > 0) done()
                 else deferred.push(done)
               },
@@ -2181,11 +2185,22 @@ function makeProxyStream(bytes: ByteStreamEnd, flags: number, node: NodeStreamMo
       abort: (reason) => bytes.reset(reason instanceof Error ? reason : new Error(describe(reason))),
     })
   }
-  let deferred: (() => void)[] = []
+  // Bytes wait here (without their credit returned) until the Readable wants more: one chunk is
+  // pushed at a time, so a consumer's read() takes each as it came instead of concatenating several.
+  const queued = new Queue<{ chunk: Uint8Array; done: () => void }>()
+  let ended = false
+  /** The Readable asked for bytes (`read`) and none were queued: the next chunk goes straight in. */
+  let wanted = false
+  let target: Readable | undefined
   const read = () => {
-    const waiting = deferred
-    deferred = []
-    for (const done of waiting) done()
+    const next = queued.shift()
+    if (next) {
+      next.done()
+      target!.push(next.chunk)
+    } else if (ended) {
+      ended = false
+      target!.push(null)
+    } else wanted = true
   }
   const write = (chunk: Uint8Array, _encoding: string, callback: (error?: Error | null) => void) => {
     bytes.write(chunk).then(() => callback(), callback)
@@ -2203,14 +2218,23 @@ function makeProxyStream(bytes: ByteStreamEnd, flags: number, node: NodeStreamMo
   else if (readable) stream = new node.Readable({ read, destroy })
   else stream = new node.Writable({ write, final, destroy })
   if (readable) {
-    const target = stream as Readable
+    const readableTarget = stream as Readable
+    target = readableTarget
     bytes.sink = {
       data(chunk, done) {
-        if (target.push(chunk)) done()
-        else deferred.push(done)
+        if (queued.length > 0 || !(wanted || readableTarget.readableLength === 0)) {
+          queued.push({ chunk, done })
+          return
+        }
+        wanted = false
+        done()
+        readableTarget.push(chunk)
       },
-      end: () => target.push(null),
-      error: (error) => destroyQuietly(target, error),
+      end: () => {
+        if (queued.length > 0) ended = true
+        else readableTarget.push(null)
+      },
+      error: (error) => destroyQuietly(readableTarget, error),
     }
   }
   return stream
