@@ -608,14 +608,24 @@ class ByteStreamEnd implements StreamEnd {
 
   /** Sends bytes, waiting for credit; splits big chunks. */
   async write(chunk: Uint8Array): Promise<void> {
-    let offset = 0
+    let offset = this.writeNow(chunk, 0)
+    while (offset < chunk.byteLength) {
+      await waitOn(this.writers, undefined)
+      offset = this.writeNow(chunk, offset)
+    }
+  }
+
+  /**
+   * Sends as much of `chunk` (from `offset`) as credit allows now, without waiting; returns how far
+   * it got. The bytes are queued by reference (no copy): the caller must not change them.
+   */
+  writeNow(chunk: Uint8Array, offset = 0): number {
     while (offset < chunk.byteLength) {
       if (this.error) throw this.error
       if (this.localEnded) throw new ChannelClosedError('write after end of a byte stream')
       if (this.credit <= 0 || this.session.sendCredit <= 0) {
         if (this.session.sendCredit <= 0) this.session.blocked.add(this)
-        await waitOn(this.writers, undefined)
-        continue
+        return offset
       }
       const size = Math.min(chunk.byteLength - offset, MAX_BYTES_FRAME)
       const part = offset === 0 && size === chunk.byteLength ? chunk : chunk.subarray(offset, offset + size)
@@ -624,6 +634,7 @@ class ByteStreamEnd implements StreamEnd {
       this.session.sendCredit -= size
       offset += size
     }
+    return offset
   }
 
   drain(): void {
@@ -2065,19 +2076,56 @@ function bindLocal(bytes: ByteStreamEnd, value: unknown): void {
   }
 }
 
+/**
+ * Sends a Node Readable's bytes. It flows ('data' events, as `pipe` reads) rather than being iterated:
+ * an iterator's `read()` concatenates what the source buffered (a copy per byte), 'data' hands over
+ * each chunk as pushed. The source pauses while the stream waits for credit.
+ */
 function pumpNode(bytes: ByteStreamEnd, source: Readable): void {
-  ;(async () => {
+  let settled = false
+  const fail = (error: unknown) => {
+    if (settled) return
+    settled = true
+    bytes.reset(error as Error)
+    if (!source.destroyed) source.destroy()
+  }
+  source.on('data', (chunk: Uint8Array | string) => {
+    if (settled) return
+    const data = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk
+    let offset: number
     try {
-      for await (const chunk of source) {
-        const data = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : (chunk as Uint8Array)
-        await bytes.write(data)
-      }
-      bytes.end()
+      offset = bytes.writeNow(data, 0)
     } catch (error) {
-      bytes.reset(error as Error)
-      if (!source.destroyed) source.destroy()
+      fail(error)
+      return
     }
-  })()
+    if (offset >= data.byteLength) return
+    source.pause()
+    writing = bytes.write(data.subarray(offset)).then(() => {
+      writing = undefined
+      if (settled) return
+      if (sourceEnded) finish()
+      else source.resume()
+    }, fail)
+  })
+  // A paused source still ends once it has handed over its last chunk: END waits for that chunk.
+  let writing: Promise<void> | undefined
+  let sourceEnded = false
+  const finish = () => {
+    if (settled) return
+    settled = true
+    bytes.end()
+  }
+  source.on('end', () => {
+    sourceEnded = true
+    if (!writing) finish()
+  })
+  source.on('error', fail)
+  source.on('close', () => {
+    if (!settled && !sourceEnded) fail(new Error('the byte stream source closed before its end'))
+  })
+  // Flow even a source paused before (a socket accepted with pauseOnConnect), as `pipe` does.
+  source.resume()
 }
 
 function sinkNode(bytes: ByteStreamEnd, target: Writable): void {
@@ -2192,7 +2240,9 @@ function makeProxyStream(bytes: ByteStreamEnd, flags: number, node: NodeStreamMo
   /** The Readable asked for bytes (`read`) and none were queued: the next chunk goes straight in. */
   let wanted = false
   let target: Readable | undefined
-  const read = () => {
+  let pushScheduled = false
+  const pushOne = () => {
+    pushScheduled = false
     const next = queued.shift()
     if (next) {
       next.done()
@@ -2202,8 +2252,25 @@ function makeProxyStream(bytes: ByteStreamEnd, flags: number, node: NodeStreamMo
       target!.push(null)
     } else wanted = true
   }
+  const read = () => {
+    // Readable.read() calls this before it takes what is buffered, and takes it all (concatenated):
+    // push now only into an empty buffer, else once this read() has returned.
+    if (target!.readableLength === 0) pushOne()
+    else if (!pushScheduled) {
+      pushScheduled = true
+      queueMicrotask(pushOne)
+    }
+  }
   const write = (chunk: Uint8Array, _encoding: string, callback: (error?: Error | null) => void) => {
-    bytes.write(chunk).then(() => callback(), callback)
+    let offset: number
+    try {
+      offset = bytes.writeNow(chunk, 0)
+    } catch (error) {
+      callback(error as Error)
+      return
+    }
+    if (offset >= chunk.byteLength) callback()
+    else bytes.write(chunk.subarray(offset)).then(() => callback(), callback)
   }
   const final = (callback: (error?: Error | null) => void) => {
     bytes.end()
