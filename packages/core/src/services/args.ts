@@ -34,7 +34,8 @@ export function parseBackendArgs(
     }
     const eq = arg.indexOf('=')
     const name = arg.slice(2, eq < 0 ? undefined : eq)
-    const takesValue = known[name]
+    // Own keys only: "--constructor" or "--__proto__" must not find Object.prototype's members.
+    const takesValue = Object.hasOwn(known, name) ? known[name] : undefined
     if (takesValue === undefined) {
       throw new InvalidArgumentError(`[${tag}] unknown option "--${name}"; usage: ${usage}`)
     }

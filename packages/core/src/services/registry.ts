@@ -22,7 +22,9 @@ export function parseSpec(spec: string): string[] {
     if (c === "'") {
       const end = spec.indexOf("'", i + 1)
       if (end < 0)
-        throw new InvalidArgumentError(`unterminated single quote at column ${i + 1} in spec: ${spec}`)
+        throw new InvalidArgumentError(
+          `unterminated single quote at column ${i + 1} in spec: ${excerpt(spec)}`,
+        )
       word += spec.slice(i + 1, end)
       inWord = true
       i = end + 1
@@ -31,7 +33,9 @@ export function parseSpec(spec: string): string[] {
       i++
       for (;;) {
         if (i >= spec.length) {
-          throw new InvalidArgumentError(`unterminated double quote at column ${start + 1} in spec: ${spec}`)
+          throw new InvalidArgumentError(
+            `unterminated double quote at column ${start + 1} in spec: ${excerpt(spec)}`,
+          )
         }
         const d = spec[i]!
         if (d === '"') break
@@ -46,7 +50,7 @@ export function parseSpec(spec: string): string[] {
       inWord = true
       i++
     } else if (c === '\\') {
-      if (i + 1 >= spec.length) throw new InvalidArgumentError(`trailing backslash in spec: ${spec}`)
+      if (i + 1 >= spec.length) throw new InvalidArgumentError(`trailing backslash in spec: ${excerpt(spec)}`)
       word += spec[i + 1]
       inWord = true
       i += 2
@@ -63,6 +67,11 @@ export function parseSpec(spec: string): string[] {
   }
   if (inWord) words.push(word)
   return words
+}
+
+/** A spec as shown in an error: at most 200 characters, so a 1 MB spec does not make a 1 MB message. */
+function excerpt(spec: string): string {
+  return spec.length <= 200 ? spec : `${spec.slice(0, 200)}... (${spec.length} characters)`
 }
 
 /**
