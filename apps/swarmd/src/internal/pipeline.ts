@@ -10,6 +10,7 @@ import {
   type Pipeline,
   pipeline,
   replyAck,
+  SENDER,
   type Service,
 } from '@libswarm/core'
 import { errorMessage } from './adapters.ts'
@@ -59,8 +60,18 @@ export interface PipelineOptions {
 export async function startPipeline(options: PipelineOptions): Promise<Running> {
   const { specs, catalog, logger, progress } = options
   const timeout = options.timeout ?? 30_000
-  // Each backend is wrapped so that its spawn shows progress and a failure names its stage.
+  // Each backend is wrapped so that its spawn shows progress and a failure names its stage, and so
+  // that what a stage sends downstream without expecting an answer (its Log lines, its Error
+  // report) carries the stage's name: a middle stage's output passes through the stages after it
+  // before it reaches the sink, which must still name the stage it came from.
   let failedStage: { name: string; usage: string } | undefined
+  const names = stageNames(specs.map((spec) => spec[0]!))
+  // Core's pipeline spawns the stages last to first, each with the previous one as its `out`
+  // (the sink for the last). A spawn with another `out`, or one made while a stage is spawning, is
+  // a child an adapter spawns itself: it is not a stage.
+  let nextStage = specs.length - 1
+  let expectedOut: Service | undefined
+  let spawning = 0
   const wrapped: Backend[] = [...catalog.backends.values()].map(({ backend }) => ({
     name: backend.name,
     summary: backend.summary,
@@ -68,24 +79,38 @@ export async function startPipeline(options: PipelineOptions): Promise<Running> 
     ...(backend.capabilities ? { capabilities: backend.capabilities } : {}),
     spawn: (args, context) =>
       progress.run(`spawning ${[backend.name, ...args].join(' ')}`, async () => {
+        const isStage = spawning === 0 && nextStage >= 0 && context.out === expectedOut
+        const stage = isStage ? names[nextStage]! : undefined
+        spawning++
         try {
-          return await backend.spawn(args, context)
+          const service = await backend.spawn(
+            args,
+            stage === undefined ? context : { ...context, out: tagOutput(context.out, stage) },
+          )
+          if (isStage) {
+            nextStage--
+            expectedOut = service
+          }
+          return service
         } catch (error) {
-          failedStage ??= { name: backend.name, usage: backend.usage }
+          failedStage ??= { name: stage ?? backend.name, usage: backend.usage }
           throw error
+        } finally {
+          spawning--
         }
       }),
   }))
   const registry = new BackendRegistry(wrapped)
-  const last = specs.at(-1)![0]!
+  const last = names.at(-1)!
   let reportFailure: (error: StageError) => void = () => {}
   const failed = new Promise<StageError>((resolve) => (reportFailure = resolve))
   const sink = handler(async (message: Message) => {
+    const from = origin(message) ?? last
     if (message.verb === 'Log') {
-      logger.stage(last, message.args.join(' '))
+      logger.stage(from, message.args.join(' '))
       await replyAck(message.ret)
     } else if (message.verb === 'Error') {
-      reportFailure(new StageError(last, '', new Error(message.args[0] ?? 'failed without a message')))
+      reportFailure(new StageError(from, '', new Error(message.args[0] ?? 'failed without a message')))
       await replyAck(message.ret)
     } else if (message.ret) {
       await message.ret.send(notImplementedMessage(message.verb)).catch(() => {})
@@ -93,6 +118,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Running> 
     }
   })
 
+  expectedOut = sink
   let chain: Pipeline
   try {
     chain = await pipeline(specs, {
@@ -145,4 +171,50 @@ export async function startPipeline(options: PipelineOptions): Promise<Running> 
 
 function usageOf(catalog: Catalog, name: string): string {
   return catalog.backends.get(name)?.backend.usage ?? ''
+}
+
+/** Where a stage's Log and Error output says it comes from (a symbol key survives `{ ...message }`). */
+const ORIGIN = Symbol('swarmd.stage')
+
+function origin(message: Message): string | undefined {
+  const from = (message as Message & { [ORIGIN]?: unknown })[ORIGIN]
+  return typeof from === 'string' ? from : undefined
+}
+
+/**
+ * `out` as stage `stage` sees it: a Log or Error it sends without a return channel (its output, not
+ * a request) is marked as coming from it, unless a stage before it already marked it.
+ */
+function tagOutput(out: Service, stage: string): Service {
+  const tagged: Service = {
+    [SENDER]: true,
+    send: (message, options) => {
+      if (
+        (message.verb !== 'Log' && message.verb !== 'Error') ||
+        message.ret ||
+        origin(message) !== undefined
+      )
+        return out.send(message, options)
+      const marked: Message & { [ORIGIN]?: string } = { ...message }
+      marked[ORIGIN] = stage
+      return out.send(marked, options)
+    },
+    close: () => out.close(),
+    abort: (reason) => out.abort(reason),
+    get closed() {
+      return out.closed
+    },
+    [Symbol.asyncDispose]: () => out.close(),
+  }
+  return tagged
+}
+
+/** The stage names core's pipeline gives: the backend's, then `name#2`, `name#3` for repeats. */
+function stageNames(backends: string[]): string[] {
+  const seen = new Map<string, number>()
+  return backends.map((name) => {
+    const count = (seen.get(name) ?? 0) + 1
+    seen.set(name, count)
+    return count === 1 ? name : `${name}#${count}`
+  })
 }
