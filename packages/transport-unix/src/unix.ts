@@ -60,7 +60,19 @@ function parsePath(url: URL): string {
       `[${PKG}] URL "${url.href}" has a host part ("${url.host}"); write three slashes before an absolute path: unix:///run/swarmd.sock`,
     )
   }
-  const path = decodeURIComponent(url.pathname)
+  let path: string
+  try {
+    path = decodeURIComponent(url.pathname)
+  } catch {
+    throw new InvalidArgumentError(
+      `[${PKG}] URL "${url.href}" has a malformed %-escape in its path; write a literal path, e.g. unix:///run/swarmd.sock`,
+    )
+  }
+  if (path.includes('\0')) {
+    throw new InvalidArgumentError(
+      `[${PKG}] URL "${url.href}": a socket path cannot contain a NUL byte (%00)`,
+    )
+  }
   if (!isAbsolute(path) || path === '/') {
     throw new InvalidArgumentError(
       `[${PKG}] URL "${url.href}" needs an absolute socket path, e.g. unix:///run/swarmd.sock`,

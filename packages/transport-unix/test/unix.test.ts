@@ -158,6 +158,8 @@ describe('unix transport errors', () => {
     ['unix://relative/x.sock', 'three slashes'],
     ['tcp://127.0.0.1:1', 'expected unix:///'],
     [`unix:///${'x'.repeat(120)}`, 'at most 107'],
+    ['unix:///tmp/%ZZ.sock', 'malformed %-escape'],
+    ['unix:///tmp/a%00b.sock', 'NUL byte'],
   ])('rejects %s with InvalidArgumentError (%s)', async (url, message) => {
     const error = await unix()
       .dial(new URL(url))
