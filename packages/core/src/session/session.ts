@@ -47,6 +47,7 @@ export const DEFAULT_LIMITS: Readonly<Required<SessionLimits>> = Object.freeze({
   handshakeTimeout: 10_000,
   idleTimeout: 60_000,
   streamWindow: 256 * 1024,
+  byteStreamWindow: 1024 * 1024,
   sessionWindow: 4 * 1024 * 1024,
   closeTimeout: 10_000,
 })
@@ -637,6 +638,19 @@ class ByteStreamEnd implements StreamEnd {
     return offset
   }
 
+  /**
+   * Widens the window of the bytes this side receives from the hello's `streamWindow` to
+   * `limits.byteStreamWindow`, with a CREDIT (a byte stream needs more in flight than a channel to
+   * keep a fast link busy). Called once the peer knows the stream.
+   */
+  widenWindow(): void {
+    if (!this.canRead || this.done || this.remoteEnded) return
+    const extra = this.session.limits.byteStreamWindow - this.window
+    if (extra <= 0) return
+    this.window += extra
+    this.session.credit(this.id, extra)
+  }
+
   drain(): void {
     if (this.credit <= 0) return
     if (this.session.sendCredit <= 0) {
@@ -704,7 +718,7 @@ class ByteStreamEnd implements StreamEnd {
     sink.data(payload, () => {
       if (this.done || this.remoteEnded) return
       this.consumed += size
-      if (this.consumed >= this.session.creditThreshold) {
+      if (this.consumed >= this.session.byteCreditThreshold) {
         this.window += this.consumed
         this.session.credit(this.id, this.consumed)
         this.consumed = 0
@@ -815,6 +829,8 @@ export class WireSession implements Session {
   private recvConsumed = 0
   private recvWindow: number
   creditThreshold: number
+  /** A byte stream returns credit in batches of a quarter of `limits.byteStreamWindow`. */
+  byteCreditThreshold: number
   readonly blocked = new Set<{ drain(): void }>()
 
   private readonly streams = new Map<number, StreamEnd>()
@@ -892,11 +908,19 @@ export class WireSession implements Session {
     }
     this.role = options.role
     this.limits = { ...DEFAULT_LIMITS, ...stripUndefined(options.limits ?? {}) }
+    if (options.limits?.byteStreamWindow === undefined && options.limits?.streamWindow !== undefined) {
+      // A caller who sized streamWindow meant it for byte streams too: keep their proportion.
+      this.limits.byteStreamWindow = Math.min(0x7fffffff, 4 * this.limits.streamWindow)
+    }
     validateLimits(this.limits)
     this.codecs = options.codecs?.length ? options.codecs : [msgpackCodec(), jsonCodec()]
     this.nextId = this.role === 'client' ? 1 : 2
     this.recvWindow = this.limits.sessionWindow
     this.creditThreshold = Math.max(1, Math.floor(this.limits.streamWindow / 4))
+    this.byteCreditThreshold = Math.max(
+      this.creditThreshold,
+      Math.floor(Math.max(this.limits.byteStreamWindow, this.limits.streamWindow) / 4),
+    )
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
     const signal = options.signal
     if (signal) {
@@ -1420,7 +1444,10 @@ export class WireSession implements Session {
         const canRead = (flags & StreamFlags.Writable) !== 0
         const bytes = new ByteStreamEnd(this, id, false, kind, canWrite, canRead)
         stream = bytes
-        scope.starts.push(() => bindLocal(bytes, value))
+        scope.starts.push(() => {
+          bytes.widenWindow()
+          bindLocal(bytes, value)
+        })
         break
       }
       case RefKind.Attachment: {
@@ -1428,6 +1455,7 @@ export class WireSession implements Session {
         const bytes = new ByteStreamEnd(this, id, false, kind, true, !isFile)
         stream = bytes
         scope.starts.push(() => {
+          bytes.widenWindow()
           if (isFile) bindFile(bytes, value as FileHandleLike)
           else bindLocal(bytes, value)
         })
@@ -1511,7 +1539,10 @@ export class WireSession implements Session {
         throw new ProtocolError(`the peer sent a reference of unknown kind ${kind as number}`)
     }
     this.streams.set(id, stream)
-    if (stream instanceof ByteStreamEnd) this.surfaces.set(stream.surface, stream)
+    if (stream instanceof ByteStreamEnd) {
+      this.surfaces.set(stream.surface, stream)
+      stream.widenWindow()
+    }
     this.decodingRefs++
     return stream.surface
   }
@@ -2055,6 +2086,11 @@ function validateLimits(limits: Required<SessionLimits>): void {
   }
   if (limits.streamWindow < 1 || limits.streamWindow > 0x7fffffff) {
     throw new RangeError(`limits.streamWindow must be between 1 and 2^31-1 bytes, got ${limits.streamWindow}`)
+  }
+  if (limits.byteStreamWindow < 1 || limits.byteStreamWindow > 0x7fffffff) {
+    throw new RangeError(
+      `limits.byteStreamWindow must be between 1 and 2^31-1 bytes, got ${limits.byteStreamWindow}`,
+    )
   }
   if (limits.sessionWindow < 1 || limits.sessionWindow > 0x7fffffff) {
     throw new RangeError(

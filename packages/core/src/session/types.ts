@@ -22,6 +22,12 @@ export interface SessionLimits {
   idleTimeout?: number
   /** Flow-control window per stream (bytes a peer may send before we grant more). Default: 256 KiB. */
   streamWindow?: number
+  /**
+   * Flow-control window of each byte stream this side receives: the hello's `streamWindow`, widened
+   * with a CREDIT as the stream opens (never narrowed). Byte streams need more in flight than
+   * channels to keep a fast link busy. Default: 1 MiB, or 4 × `streamWindow` when only that is set.
+   */
+  byteStreamWindow?: number
   /** Flow-control window of the whole session. Default: 4 MiB. */
   sessionWindow?: number
   /** How long a graceful `close()` waits for open streams to finish before aborting, in ms. Default: 10 000. */
