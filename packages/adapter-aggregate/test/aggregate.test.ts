@@ -1,7 +1,7 @@
 import { backend as simulator } from '@libswarm/adapter-simulator'
-import { BackendRegistry, Client, NotFoundError } from '@libswarm/core'
+import { BackendRegistry, Client, InvalidArgumentError, NotFoundError, Server } from '@libswarm/core'
 import { describe, expect, it } from 'vitest'
-import { backend, memberSpecs } from '../src/index.ts'
+import { aggregate, backend, memberSpecs } from '../src/index.ts'
 
 async function twoHosts() {
   const controller = new AbortController()
@@ -29,6 +29,33 @@ describe('aggregate', () => {
     const { client, controller } = await twoHosts()
     expect(await client.ls()).toEqual(['east:web', 'west:db'])
     controller.abort()
+  })
+
+  it('Ls --long merges the members lists, names qualified, and builds one for a member without it', async () => {
+    const { client, controller } = await twoHosts()
+    const reply = await client.call('Ls', ['--long'])
+    expect(reply.args.map((arg) => JSON.parse(arg))).toEqual([
+      expect.objectContaining({
+        name: 'east:web',
+        member: 'east',
+        state: 'created',
+        image: 'busybox:latest',
+      }),
+      expect.objectContaining({ name: 'west:db', member: 'west', state: 'created' }),
+    ])
+    controller.abort()
+    // A member whose Ls takes no flag: Ls, then Attach + Get per child.
+    const plain = new Server({
+      onLs: (args) => {
+        if (args.length > 0) throw new InvalidArgumentError('Ls takes no arguments')
+        return ['one']
+      },
+      onAttach: () => new Server({ onGet: () => ({ state: 'running' }) }),
+    })
+    const mixed = new Client(aggregate([{ name: 'p', spec: 'plain', service: plain }]), { timeout: 5000 })
+    const entries = (await mixed.call('Ls', ['--long'])).args.map((arg) => JSON.parse(arg))
+    expect(entries).toEqual([{ name: 'p:one', member: 'p', state: 'running' }])
+    await expect(mixed.call('Ls', ['--wide'])).rejects.toThrow(/--wide/)
   })
 
   it('routes Attach to the owner, by qualified or bare name', async () => {

@@ -1,6 +1,6 @@
 import http from 'node:http'
 import net from 'node:net'
-import { NotFoundError, Server, type Service } from '@libswarm/core'
+import { InvalidArgumentError, NotFoundError, Server, type Service } from '@libswarm/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type DockerServer, dockerServer, parseListenUrl } from '../src/index.ts'
 import { spawnArgsFor } from '../src/internal/http.ts'
@@ -116,6 +116,51 @@ describe('dockerserver HTTP', () => {
     })
     expect(rows[0].Status).toMatch(/^Up /)
     expect(rows[0].Id).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('lists from one Ls --long when the next stage takes it, and falls back to Ls + Attach + Get', async () => {
+    const seen: string[] = []
+    const old = Date.now() - 60_000
+    const long = new Server({
+      onLs: (args) => {
+        seen.push(`Ls ${args.join(' ')}`.trim())
+        if (args[0] !== '--long') return ['old', 'new']
+        return [
+          JSON.stringify({ name: 'old', image: 'bb', state: 'exited', created: new Date(old).toISOString() }),
+          JSON.stringify({ name: 'new', image: 'bb', state: 'running', created: new Date().toISOString() }),
+        ]
+      },
+      onAttach: (args) => {
+        seen.push(`Attach ${args.join(' ')}`)
+        throw new NotFoundError(`no child named ${args[0]}`)
+      },
+    })
+    const s = await start(long)
+    const rows = JSON.parse((await request(s, 'GET', '/containers/json?all=1')).body)
+    expect(rows.map((r: { Names: string[] }) => r.Names[0])).toEqual(['/new', '/old']) // newest first
+    expect(rows[1]).toMatchObject({ Image: 'bb', State: 'exited' })
+    // Found by id prefix from the same list, without an Attach per child.
+    const byId = await request(s, 'GET', `/containers/${rows[1].Id.slice(0, 12)}/json`)
+    expect(byId.status).toBe(404) // this backend's Attach finds nothing: the point is what was asked
+    expect(seen.filter((verb) => verb.startsWith('Ls'))).toEqual(['Ls --long', 'Ls --long'])
+    expect(seen).toEqual(['Ls --long', `Attach ${rows[1].Id.slice(0, 12)}`, 'Ls --long', 'Attach old'])
+    await s.close()
+
+    // A stage that refuses the flag (INVALID_ARGUMENT) gets Ls, then Attach + Get per child.
+    const refused: string[] = []
+    const backend = fakeBackend(refused)
+    const refusing = new Server({
+      onLs: (args) => {
+        refused.push(`Ls ${args.join(' ')}`.trim())
+        if (args.length > 0) throw new InvalidArgumentError('Ls takes no arguments')
+        return ['web']
+      },
+      catchAll: (message) => backend.send(message),
+    })
+    const t = await start(refusing)
+    const [row] = JSON.parse((await request(t, 'GET', '/containers/json')).body)
+    expect(row).toMatchObject({ Names: ['/web'], Image: 'nginx', State: 'running' })
+    expect(refused).toEqual(['Ls --long', 'Ls', 'Attach web'])
   })
 
   it('finds a child by id prefix, and answers 404 JSON for a missing one', async () => {

@@ -31,6 +31,21 @@ describe.each(scenarios)('simulator ($name)', ({ connect }) => {
     expect(Date.parse(info.created)).not.toBeNaN()
   })
 
+  it('Ls --long answers every container as its Get describes it, in one reply', async () => {
+    const client = await host(['web', 'db'])
+    await (await client.attach('web', { signal: signal() })).instance.start()
+    const reply = await client.call('Ls', ['--long'])
+    expect(reply.verb).toBe('Set')
+    const entries = reply.args.map((arg) => JSON.parse(arg) as ContainerInfo)
+    expect(entries.map((e) => [e.name, e.state])).toEqual([
+      ['db', 'created'],
+      ['web', 'running'],
+    ])
+    const { instance } = await client.attach('db', { signal: signal() })
+    expect(entries[0]).toEqual(await instance.get())
+    await expect(client.call('Ls', ['--wide'])).rejects.toThrow(/--wide.*usage: Ls \[--long\]/)
+  })
+
   it('spawns a container that Ls then lists and Get describes', async () => {
     const client = await host()
     const db = await client.spawn(['--name', 'db', 'postgres:16', 'postgres', '-p', '5432'])

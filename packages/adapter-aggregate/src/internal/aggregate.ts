@@ -140,11 +140,28 @@ export function aggregate(members: Member[], options: AggregateOptions = {}): Se
   }
 
   return new Server({
-    onLs: async (_args, context) => {
+    onLs: async (args, context) => {
+      const long = args.length === 1 && args[0] === '--long'
+      if (args.length > 0 && !long)
+        throw new InvalidArgumentError(
+          `${P} Ls takes no arguments but --long, got ${JSON.stringify(args)}; usage: Ls [--long]`,
+        )
       const lists = await Promise.all(
         members.map(async (member) => {
           try {
-            const names = await clients.get(member.name)!.ls({ signal: context.signal })
+            const client = clients.get(member.name)!
+            if (long) {
+              // Each member's own list (member by member, in their order), named MEMBER:NAME.
+              const entries = await listLong(client, context.signal)
+              return entries.map((entry) =>
+                JSON.stringify({
+                  ...entry,
+                  name: `${member.name}${SEPARATOR}${entry.name}`,
+                  member: member.name,
+                }),
+              )
+            }
+            const names = await client.ls({ signal: context.signal })
             return names.map((name) => `${member.name}${SEPARATOR}${name}`)
           } catch (error) {
             if (members.length === 1) throw error
@@ -225,4 +242,58 @@ async function forAll(members: Member[], run: (member: Member) => Promise<void>)
       r.status === 'rejected' && !isLibswarmError(r.reason, 'NOT_IMPLEMENTED'),
   )
   if (failed) throw failed.reason
+}
+
+/** A child as `Ls --long` describes it: its name and what its Get says. */
+export type LongEntry = { name: string } & Record<string, unknown>
+
+/**
+ * `Ls --long` on `client` (docs/VERBS.md, "Listing with descriptions"); for a member that does not
+ * take `--long`, the same built from `Ls` and an `Attach` + `Get` per child.
+ */
+export async function listLong(client: Client, signal: AbortSignal): Promise<LongEntry[]> {
+  try {
+    const reply = await client.call('Ls', ['--long'], { signal })
+    const entries = reply.verb === 'Set' ? parseLong(reply.args) : undefined
+    if (entries) return entries
+  } catch (error) {
+    if (!isLibswarmError(error, 'INVALID_ARGUMENT') && !isLibswarmError(error, 'NOT_IMPLEMENTED')) throw error
+  }
+  const names = await client.ls({ signal })
+  const described = await Promise.all(
+    names.map(async (name): Promise<LongEntry | undefined> => {
+      try {
+        const { instance, output } = await client.attach(name, { signal })
+        output.cancel()
+        const description = await instance.get([], { signal })
+        const fields =
+          typeof description === 'object' && description !== null && !Array.isArray(description)
+            ? (description as Record<string, unknown>)
+            : { value: description }
+        return { ...fields, name }
+      } catch (error) {
+        if (isLibswarmError(error, 'NOT_FOUND')) return undefined // gone between Ls and Attach
+        throw error
+      }
+    }),
+  )
+  return described.filter((entry) => entry !== undefined)
+}
+
+/** The entries of an `Ls --long` answer, or undefined when it is not one (a plain list of names). */
+function parseLong(args: readonly string[]): LongEntry[] | undefined {
+  const entries: LongEntry[] = []
+  for (const arg of args) {
+    if (!arg.startsWith('{')) return undefined
+    let entry: unknown
+    try {
+      entry = JSON.parse(arg)
+    } catch {
+      return undefined
+    }
+    if (typeof entry !== 'object' || entry === null || typeof (entry as LongEntry).name !== 'string')
+      return undefined
+    entries.push(entry as LongEntry)
+  }
+  return entries
 }

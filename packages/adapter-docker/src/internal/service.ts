@@ -45,9 +45,6 @@ export function dockerClient(options: DockerClientOptions = {}, parsed?: Docker.
   return engine.root()
 }
 
-/** How long what Attach read may answer the first Get, in ms. */
-const PREFETCH_MS = 50
-
 const ATTACH_USAGE = 'expected Attach NAME [--logs | --follow] [--tail=N]'
 const STOP_USAGE = 'expected Stop [--time=SECONDS] [--rm] [--force]'
 
@@ -74,8 +71,19 @@ export class Engine {
 
   root(): Service {
     return new Server({
-      onLs: async () => {
+      onLs: async (args) => {
+        const long = args.length === 1 && args[0] === '--long'
+        if (args.length > 0 && !long)
+          throw new InvalidArgumentError(
+            `[adapter-docker] Ls: unknown arguments ${JSON.stringify(args)}: expected Ls or Ls --long`,
+          )
+        // One /containers/json call either way; --long hands out each row (docs/VERBS.md, "Listing with
+        // descriptions") with its `position` in the engine's list (newest first; Created is in seconds).
         const list = await this.#call(() => this.docker.listContainers({ all: true }))
+        if (long)
+          return list.map((summary, position) =>
+            JSON.stringify({ name: containerName(summary), position, ...summary }),
+          )
         return list.map(containerName)
       },
       onAttach: async (args, context) => {
@@ -98,7 +106,7 @@ export class Engine {
         }
         // Attach answers only for a container that exists (NotFound otherwise).
         const info = await this.#call(() => this.docker.getContainer(name).inspect())
-        const instance = this.container(info.Id, info)
+        const instance = this.container(info.Id)
         if (!logs) return instance
         return {
           instance,
@@ -139,28 +147,12 @@ export class Engine {
     })
   }
 
-  /** The service for one container (by id). */
-  /**
-   * The service for one container (by id). `inspected`, what Attach just read, answers the first
-   * Get if it comes at once (`docker ps` through dockerserver attaches then gets every child); a
-   * Start, Stop or Set drops it.
-   */
-  container(id: string, inspected?: Docker.ContainerInspectInfo): Service {
+  /** The service for one container (by id). Every Get asks the engine: nothing is cached. */
+  container(id: string): Service {
     const container = this.docker.getContainer(id)
-    let fresh = inspected
-    const freshUntil = Date.now() + PREFETCH_MS
-    const forget = () => {
-      fresh = undefined
-    }
     return new Server({
-      onGet: () => {
-        const prefetched = fresh
-        fresh = undefined
-        if (prefetched && Date.now() <= freshUntil) return prefetched
-        return this.#call(() => container.inspect())
-      },
+      onGet: () => this.#call(() => container.inspect()),
       onStart: async () => {
-        forget()
         await this.#call(async () => {
           try {
             await container.start()
@@ -170,7 +162,6 @@ export class Engine {
         })
       },
       onStop: async (args) => {
-        forget()
         let time: number | undefined
         let remove = false
         let force = false
@@ -202,7 +193,6 @@ export class Engine {
         })
       },
       onSet: async (args) => {
-        forget()
         for (const arg of args) {
           const eq = arg.indexOf('=')
           if (arg.trimStart().startsWith('{')) {

@@ -192,6 +192,35 @@ export function toSummary(inspect: Json): Json {
   }
 }
 
+/** True when `value` is already a `/containers/json` row (what a Docker Engine lists). */
+export function isDockerSummary(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    typeof value.Id === 'string' &&
+    Array.isArray(value.Names) &&
+    typeof value.State === 'string' &&
+    typeof value.Status === 'string' &&
+    typeof value.Created === 'number'
+  )
+}
+
+/**
+ * A `/containers/json` row from one entry of an `Ls --long` answer (`name` plus the child's summary or
+ * description), listed under that name; `key` orders rows newest first (ms since the epoch), and
+ * `position` (the next stage's own order, when it gives one) breaks ties.
+ */
+export function toRow(entry: Json): { summary: Json; key: number; position: number } {
+  const name = String(entry.name)
+  const { name: _name, member: _member, position, ...rest } = entry
+  const at = typeof position === 'number' ? position : Number.POSITIVE_INFINITY
+  if (isDockerSummary(rest)) {
+    return { summary: { ...rest, Names: [`/${name}`] }, key: Number(rest.Created) * 1000, position: at }
+  }
+  const inspect = toInspect(name, isDockerInspect(rest) ? { ...rest, Name: `/${name}` } : rest)
+  const created = Date.parse(inspect.Created)
+  return { summary: toSummary(inspect), key: Number.isNaN(created) ? 0 : created, position: at }
+}
+
 /** A Docker `/events` message from a WatchEvent (a Docker Engine's own event passes through). */
 export function toDockerEvent(event: WatchEvent): Json {
   if (isObject(event.docker)) return event.docker

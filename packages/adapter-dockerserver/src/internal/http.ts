@@ -27,6 +27,7 @@ import {
   MIN_API_VERSION,
   toDockerEvent,
   toInspect,
+  toRow,
   toSummary,
   versionBody,
 } from './format.ts'
@@ -405,14 +406,60 @@ class DockerApi {
     json(c.res, 200, infoBody(backend, await this.#list(c.signal)))
   }
 
-  /** Every child as a `/containers/json` row, newest first. */
+  /**
+   * Every child as a `/containers/json` row, newest first: from one `Ls --long` when the next stage
+   * takes it (docs/VERBS.md, "Listing with descriptions"), else from `Ls` and an Attach + Get per child.
+   */
   async #list(signal: AbortSignal): Promise<Json[]> {
+    const entries = await this.#listLong(signal)
+    if (entries) {
+      const rows = entries.map((entry) => toRow(entry))
+      // Newest first; rows created in the same second (a Docker summary's precision) in the next
+      // stage's own order (dockerd's), else in name order.
+      return rows
+        .map((row, i) => ({ row, i }))
+        .sort(
+          (a, b) =>
+            b.row.key - a.row.key ||
+            (a.row.position === b.row.position ? 0 : a.row.position < b.row.position ? -1 : 1) ||
+            a.i - b.i,
+        )
+        .map(({ row }) => row.summary)
+    }
     const inspects = await this.#inspectAll(signal)
     // Newest first, as dockerd lists them (Created is RFC 3339 with nanoseconds: compare the text).
     const created = (i: Json) => (typeof i.Created === 'string' ? i.Created : '')
     return inspects
       .sort((a, b) => (created(a) < created(b) ? 1 : created(a) > created(b) ? -1 : 0))
       .map((inspect) => toSummary(inspect))
+  }
+
+  /** `Ls --long` on the next stage; undefined when it does not take the flag. */
+  async #listLong(signal: AbortSignal): Promise<Json[] | undefined> {
+    let reply: Message
+    try {
+      reply = await this.#root.call('Ls', ['--long'], { signal })
+    } catch (error) {
+      if (isLibswarmError(error, 'INVALID_ARGUMENT') || isLibswarmError(error, 'NOT_IMPLEMENTED'))
+        return undefined
+      throw error
+    }
+    if (reply.verb !== 'Set') return undefined
+    const entries: Json[] = []
+    for (const arg of reply.args) {
+      // A stage that ignores the flag answers plain names.
+      if (!arg.startsWith('{')) return undefined
+      let entry: unknown
+      try {
+        entry = JSON.parse(arg)
+      } catch {
+        return undefined
+      }
+      if (typeof entry !== 'object' || entry === null || typeof (entry as Json).name !== 'string')
+        return undefined
+      entries.push(entry as Json)
+    }
+    return entries
   }
 
   async #inspectAll(signal: AbortSignal): Promise<Json[]> {
@@ -529,22 +576,31 @@ class DockerApi {
   async #findById(ref: string, signal: AbortSignal): Promise<string | undefined> {
     const wanted = ref.replace(/^\//, '')
     if (!/^[0-9a-f]{1,64}$/.test(wanted)) return undefined
-    const names = await this.#root.ls({ signal })
     const matches: string[] = []
-    for (const name of names) {
-      if (idFromName(name).startsWith(wanted)) {
-        matches.push(name)
-        continue
+    const entries = await this.#listLong(signal)
+    if (entries) {
+      for (const entry of entries) {
+        const row = toRow(entry).summary
+        if (String(row.Id).startsWith(wanted) || idFromName(entry.name).startsWith(wanted))
+          matches.push(entry.name)
       }
-      try {
-        const { child, output } = await this.#root.open('Attach', [name], { signal }).then((o) => ({
-          child: new Client(o.reply.ret!, { timeout: this.#root.timeout }),
-          output: o.rest,
-        }))
-        output.cancel()
-        const described = await child.get([], { signal })
-        if (toInspect(name, described).Id.startsWith(wanted)) matches.push(name)
-      } catch {}
+    } else {
+      const names = await this.#root.ls({ signal })
+      for (const name of names) {
+        if (idFromName(name).startsWith(wanted)) {
+          matches.push(name)
+          continue
+        }
+        try {
+          const { child, output } = await this.#root.open('Attach', [name], { signal }).then((o) => ({
+            child: new Client(o.reply.ret!, { timeout: this.#root.timeout }),
+            output: o.rest,
+          }))
+          output.cancel()
+          const described = await child.get([], { signal })
+          if (toInspect(name, described).Id.startsWith(wanted)) matches.push(name)
+        } catch {}
+      }
     }
     if (matches.length > 1) throw new HttpError(400, `multiple IDs found with provided prefix: ${ref}`)
     return matches[0]

@@ -178,7 +178,7 @@ function containerService(
 /**
  * Creates a simulated container host. Its service answers:
  *
- * - `Ls`: the container names, sorted.
+ * - `Ls`: the container names, sorted. `Ls --long`: each container's `Get` answer, in that order.
  * - `Spawn [--name NAME] [IMAGE [COMMAND...]]`: creates a container (state `created`); the reply's
  *   `ret` is the container's service.
  * - `Attach NAME`: the container's service; the Attach channel then carries its log (the lines so
@@ -202,7 +202,16 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
   for (const name of options.containers ?? []) host.create(['--name', name])
   const service: Service = new Server(
     {
-      onLs: () => host.names(),
+      onLs: (args) => {
+        if (args.length === 0) return host.names()
+        if (args.length === 1 && args[0] === '--long') {
+          // Each container's Get in one reply (docs/VERBS.md, "Listing with descriptions").
+          return host.names().map((name) => JSON.stringify({ name, ...host.get(name).info() }))
+        }
+        throw new InvalidArgumentError(
+          `[adapter-simulator] Ls takes no arguments but --long, got ${JSON.stringify(args)}; usage: Ls [--long]`,
+        )
+      },
       onAttach: (args) => {
         const { name, logs } = parseAttachArgs(args)
         if (name === '') return handout(service)
