@@ -17,6 +17,7 @@
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -28,6 +29,10 @@
 #define MAX_FDS 253 /* SCM_MAX_FD on Linux */
 #define MAX_IOV 1024
 #define READS_PER_POLL 32
+/* After a read this big, the next one asks the kernel how much is queued (FIONREAD) and receives
+ * straight into the buffer JavaScript gets: bulk bytes are not copied. Small reads (messages) skip
+ * the extra syscall and copy from the static buffer. */
+#define DIRECT_READ_AFTER (32 * 1024)
 
 typedef struct sock {
   uv_poll_t poll;
@@ -39,6 +44,7 @@ typedef struct sock {
   napi_ref callback;
   napi_ref self;
   napi_async_context async;
+  ssize_t last_read;   /* size of the previous read: a big one makes the next read direct */
 } sock_t;
 
 static char read_buffer[READ_SIZE];
@@ -104,7 +110,18 @@ static void emit_simple(sock_t *s, int event, int arg, int with_arg) {
 static void on_readable(sock_t *s) {
   for (int i = 0; i < READS_PER_POLL && !s->closed && (s->events & UV_READABLE); i++) {
     char control[CMSG_SPACE(MAX_FDS * sizeof(int))];
-    struct iovec iov = {read_buffer, READ_SIZE};
+    napi_env env = s->env;
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    napi_value direct = NULL;
+    void *direct_data = NULL;
+    size_t direct_size = 0;
+    int queued = 0;
+    if (s->last_read >= DIRECT_READ_AFTER && ioctl(s->fd, FIONREAD, &queued) == 0 && queued >= DIRECT_READ_AFTER) {
+      direct_size = queued < READ_SIZE ? (size_t)queued : READ_SIZE;
+      if (napi_create_buffer(env, direct_size, &direct_data, &direct) != napi_ok) direct = NULL;
+    }
+    struct iovec iov = {direct ? direct_data : read_buffer, direct ? direct_size : READ_SIZE};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
@@ -113,14 +130,16 @@ static void on_readable(sock_t *s) {
     msg.msg_controllen = sizeof control;
     ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (errno == EINTR) continue;
       int err = errno;
+      napi_close_handle_scope(env, scope);
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EINTR) continue;
       s->events &= ~UV_READABLE;
       update_poll(s);
       emit_simple(s, 3, err, 1);
       return;
     }
+    s->last_read = n;
     int fds[MAX_FDS];
     int nfds = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
@@ -130,18 +149,17 @@ static void on_readable(sock_t *s) {
       }
     }
     if (n == 0 && nfds == 0) {
+      napi_close_handle_scope(env, scope);
       s->events &= ~UV_READABLE;
       update_poll(s);
       emit_simple(s, 2, 0, 0);
       return;
     }
-    napi_env env = s->env;
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
     napi_value argv[3];
     argv[0] = make_int(env, 1);
     void *data;
-    napi_create_buffer_copy(env, (size_t)n, read_buffer, &data, &argv[1]);
+    if (direct && (size_t)n == direct_size) argv[1] = direct;
+    else napi_create_buffer_copy(env, (size_t)n, direct ? direct_data : read_buffer, &data, &argv[1]);
     if (nfds > 0) {
       napi_create_array_with_length(env, (size_t)nfds, &argv[2]);
       for (int k = 0; k < nfds; k++) napi_set_element(env, argv[2], (uint32_t)k, make_int(env, fds[k]));
