@@ -155,9 +155,16 @@ async function run(
     try {
       const listeners = []
       for (const url of options.listen) {
-        listeners.push(
-          await progress.run(`listening on ${url}`, () => serve(url, running.head, { logger, security })),
-        )
+        try {
+          listeners.push(
+            await progress.run(`listening on ${url}`, () => serve(url, running.head, { logger, security })),
+          )
+        } catch (error) {
+          for (const listener of listeners.reverse()) await listener.close().catch(() => {})
+          // A URL its transport refuses (no port, no path) is bad usage; a busy address is not.
+          if (isInvalidArgument(error)) throw new UsageError(`--listen ${url}: ${errorMessage(error)}`)
+          throw error
+        }
       }
       for (const listener of listeners) logger.info(`serving the pipeline on ${listener.url}`)
       // Signal listeners do not keep Node's event loop alive; this does, until swarmd stops.
@@ -212,6 +219,9 @@ function readSecurity(flags: ReturnType<typeof parseOptions>['security'], io: Io
   return security
 }
 
+/** What a backend's name may look like (BackendRegistry.register enforces it). */
+const BACKEND_NAME = /^[a-z0-9][a-z0-9._-]*$/
+
 /** Checks that every stage names an installed backend; returns the parsed specs. */
 function checkSpecs(stages: readonly string[], catalog: Catalog): string[][] {
   return stages.map((stage) => {
@@ -225,12 +235,20 @@ function checkSpecs(stages: readonly string[], catalog: Catalog): string[][] {
     if (name === undefined) throw new UsageError('a stage spec is empty')
     if (!catalog.backends.has(name)) {
       const failed = catalog.failures.find((f) => f.source.endsWith(`adapter-${name}`))
+      if (failed) throw new UsageError(`backend "${name}" could not be loaded: ${failed.message}`)
+      const list = '\nRun "swarmd" alone to list the installed backends.'
+      // Suggest a package only for a name a backend can have: never echo `$(x)` into a command.
+      if (!BACKEND_NAME.test(name) || name.length > 100) {
+        const shown = name.length > 100 ? `${name.slice(0, 100)}... (${name.length} characters)` : name
+        throw new UsageError(
+          `${JSON.stringify(shown)} is not a backend name (lowercase letters, digits, . _ -; at most 100)${list}`,
+        )
+      }
+      const [first, second] = packageHint(name).split(' or ')
       throw new UsageError(
-        failed
-          ? `backend "${name}" could not be loaded: ${failed.message}`
-          : `backend "${name}" is not installed. Install its adapter: npm install ${packageHint(name).split(' or ')[0]}` +
-              (packageHint(name).includes(' or ') ? ` (or ${packageHint(name).split(' or ')[1]})` : '') +
-              '\nRun "swarmd" alone to list the installed backends.',
+        `backend "${name}" is not installed. Install its adapter: npm install ${first}` +
+          (second ? ` (or ${second})` : '') +
+          list,
       )
     }
     return words
@@ -247,13 +265,18 @@ function reportLoadProblems(catalog: Catalog, logger: Logger, listing: boolean):
   }
 }
 
+/** By code, not class: an adapter installed on its own may carry its own copy of core. */
+function isInvalidArgument(error: unknown): boolean {
+  return (
+    error instanceof InvalidArgumentError ||
+    (error as { code?: unknown } | undefined)?.code === InvalidArgumentError.code
+  )
+}
+
 /** Prints a stage's failure; returns 2 for a bad argument (with the usage line), 1 otherwise. */
 function reportStageError(error: unknown, logger: Logger): number {
   if (error instanceof StageError) {
-    // By code, not class: an adapter installed on its own may carry its own copy of core.
-    const invalid =
-      error.cause instanceof InvalidArgumentError ||
-      (error.cause as { code?: unknown } | undefined)?.code === InvalidArgumentError.code
+    const invalid = isInvalidArgument(error.cause)
     const text = errorMessage(error.cause)
     logger.stage(error.stage, text, 'error')
     if (invalid) {

@@ -124,7 +124,7 @@ Usage:
 
 A SPEC is one stage: a backend name and its arguments, quoted as one shell word:
   swarmd cli debug simulator
-  swarmd --listen unix:///tmp/swarmd.sock 'exec --' simulator
+  swarmd --listen unix:///tmp/swarmd.sock debug 'simulator --log-interval 1000'
   swarmd cli 'remote unix:///tmp/swarmd.sock'
 
 Options:

@@ -43,6 +43,9 @@ export const COMMANDS: Record<string, { usage: string; help: string }> = {
 
 const ALIASES: Record<string, string> = { exit: 'quit', '?': 'help' }
 
+/** The longest error message the prompt prints; the rest is elided. */
+const MAX_ERROR_LENGTH = 1_000
+
 /** How long one request waits for its answer. */
 const REQUEST_TIMEOUT_MS = 30_000
 
@@ -223,8 +226,13 @@ class Prompt {
     this.options.output.write(text.endsWith('\n') ? text : text + '\n')
   }
 
+  /** Prints an error, cut to {@link MAX_ERROR_LENGTH} characters (a 1 MB name is not echoed whole). */
   private printError(text: string): void {
-    this.options.printError(text)
+    this.options.printError(
+      text.length <= MAX_ERROR_LENGTH
+        ? text
+        : `${text.slice(0, MAX_ERROR_LENGTH)}... (${text.length - MAX_ERROR_LENGTH} more characters)`,
+    )
   }
 
   /** Handles one line. Any failure becomes a printed message. */

@@ -59,6 +59,13 @@ export function createRemoteBackend(options: { progress: Progress; security?: Se
             limits: { closeTimeout: 1_000 },
           })
         } catch (error) {
+          // A URL the transport refuses (no port, no host, a bad path) is a bad argument (exit 2).
+          if (
+            error instanceof InvalidArgumentError ||
+            (error as { code?: unknown } | undefined)?.code === InvalidArgumentError.code
+          ) {
+            throw new InvalidArgumentError(`remote ${url}: ${errorMessage(error)}`, { cause: error })
+          }
           throw new UnavailableError(`cannot reach a swarmd at ${url}: ${errorMessage(error)}`, {
             cause: error,
           })
