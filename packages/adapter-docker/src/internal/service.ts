@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream'
 import {
   InvalidArgumentError,
   type Message,
+  NotFoundError,
   replyAndClose,
   Server,
   type Service,
@@ -104,6 +105,10 @@ export class Engine {
               `[adapter-docker] Attach: unknown flag ${JSON.stringify(flag)}: ${ATTACH_USAGE}`,
             )
         }
+        // A container name or id is [a-zA-Z0-9][a-zA-Z0-9_.-]* (a leading "/" allowed): anything else
+        // (../../etc/passwd) would make a request path the engine redirects elsewhere.
+        if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name))
+          throw new NotFoundError(`[adapter-docker] no container named ${JSON.stringify(name)}`)
         // Attach answers only for a container that exists (NotFound otherwise).
         const info = await this.#call(() => this.docker.getContainer(name).inspect())
         const instance = this.container(info.Id)
