@@ -28,7 +28,7 @@ export interface TestDockerd {
   readonly socket: string
   /** `unix://` URL of its API socket, as DOCKER_HOST takes it. */
   readonly host: string
-  /** Its process id. */
+  /** Its process id (a new one after {@link TestDockerd.startDaemon}). */
   readonly pid: number
   /** The test image's reference (a static busybox with every applet linked), e.g. `bb:latest`. */
   readonly image: string
@@ -36,6 +36,14 @@ export interface TestDockerd {
   readonly env: NodeJS.ProcessEnv
   /** What dockerd printed so far (for failure messages). */
   log(): string
+  /**
+   * Stops the dockerd process (SIGTERM, as a service manager would) and waits for it to exit, keeping
+   * its directory: data root, exec root and socket path. For tests of clients that must survive a
+   * restart; {@link TestDockerd.startDaemon} starts it again.
+   */
+  stopDaemon(): Promise<void>
+  /** Starts dockerd again on the same data root, exec root and socket, and waits until it answers. */
+  startDaemon(): Promise<void>
   /** Stops dockerd by PID, unmounts what it left mounted and removes the temp directory. Idempotent. */
   stop(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>
@@ -99,61 +107,48 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
   const dir = mkdtempSync(join(tmpdir(), 'libswarm-dockerd-'))
   const socket = join(dir, 'docker.sock')
   let output = ''
-  const child: ChildProcess = spawn(
-    which('dockerd')!,
-    [
-      '--host',
-      `unix://${socket}`,
-      '--storage-driver',
-      'vfs',
-      '--iptables=false',
-      '--ip6tables=false',
-      '--bridge=none',
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--pidfile',
-      join(dir, 'dockerd.pid'),
-      '--shutdown-timeout',
-      '2',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
   const collect = (chunk: Buffer) => {
     output += chunk.toString('utf8')
     if (output.length > 200_000) output = output.slice(-100_000)
   }
-  child.stdout?.on('data', collect)
-  child.stderr?.on('data', collect)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  let stopped: Promise<void> | undefined
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-        await exited
-        clearTimeout(timer)
-      }
-      unmountUnder(dir)
-      rmSync(dir, { recursive: true, force: true })
-    })()
-    return stopped
+  let child: ChildProcess
+  let exited: Promise<void>
+  const launch = () => {
+    child = spawn(
+      which('dockerd')!,
+      [
+        '--host',
+        `unix://${socket}`,
+        '--storage-driver',
+        'vfs',
+        '--iptables=false',
+        '--ip6tables=false',
+        '--bridge=none',
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '--pidfile',
+        join(dir, 'dockerd.pid'),
+        '--shutdown-timeout',
+        '2',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    child.stdout?.on('data', collect)
+    child.stderr?.on('data', collect)
+    const current = child
+    exited = new Promise<void>((resolve) => current.once('exit', () => resolve()))
   }
-  const host = `unix://${socket}`
-  const daemon: TestDockerd = {
-    dir,
-    socket,
-    host,
-    pid: child.pid ?? -1,
-    image: 'bb:latest',
-    env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli-config') },
-    log: () => output,
-    stop,
-    [Symbol.asyncDispose]: stop,
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    }
   }
-  try {
+  const ready = async (): Promise<void> => {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
@@ -168,6 +163,43 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
       // Readiness of an external process: nothing to await but its socket, so poll it briefly.
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
+  }
+  launch()
+  let stopped: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await kill()
+      unmountUnder(dir)
+      rmSync(dir, { recursive: true, force: true })
+    })()
+    return stopped
+  }
+  const host = `unix://${socket}`
+  const daemon: TestDockerd = {
+    dir,
+    socket,
+    host,
+    get pid() {
+      return child.pid ?? -1
+    },
+    image: 'bb:latest',
+    env: { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'cli-config') },
+    log: () => output,
+    stopDaemon: async () => {
+      if (stopped) throw new UnavailableError('[adapter-docker] this test dockerd was stopped for good')
+      await kill()
+    },
+    startDaemon: async () => {
+      if (stopped) throw new UnavailableError('[adapter-docker] this test dockerd was stopped for good')
+      if (child.exitCode === null && child.signalCode === null) return
+      launch()
+      await ready()
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  }
+  try {
+    await ready()
     if (options.image ?? true) await importBusybox(dir, socket)
     return daemon
   } catch (error) {

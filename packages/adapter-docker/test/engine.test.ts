@@ -8,6 +8,7 @@ import {
   parseSpawnArgs,
   toWatchEvent,
 } from '../src/internal/engine.ts'
+import { parseTimeNanos, parseWatchArgs } from '../src/internal/service.ts'
 
 describe('dockerclient internals', () => {
   it('parses engine URLs, DOCKER_HOST and the default socket', () => {
@@ -84,5 +85,19 @@ describe('dockerclient internals', () => {
       [1, 'abc'],
       [2, '!'],
     ])
+  })
+
+  it('reads Watch --since/--until as Unix seconds or RFC 3339, to the nanosecond', () => {
+    expect(parseTimeNanos('1700000000')).toBe(1_700_000_000_000_000_000n)
+    expect(parseTimeNanos('1700000000.000000001')).toBe(1_700_000_000_000_000_001n)
+    expect(parseTimeNanos('1700000000.5')).toBe(1_700_000_000_500_000_000n)
+    expect(parseTimeNanos('2023-11-14T22:13:20.123456789Z')).toBe(1_700_000_000_123_456_789n)
+    expect(parseTimeNanos('10m')).toBeUndefined()
+    expect(parseWatchArgs(['--since=1700000000', '--until=1700000001.25'])).toEqual({
+      since: 1_700_000_000_000_000_000n,
+      until: 1_700_000_001_250_000_000n,
+    })
+    expect(() => parseWatchArgs(['web'])).toThrow(InvalidArgumentError)
+    expect(() => parseWatchArgs(['--since=yesterday'])).toThrow(/cannot read the time/)
   })
 })

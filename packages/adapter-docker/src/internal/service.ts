@@ -135,7 +135,7 @@ export class Engine {
         ])
         return { engine: this.where, version, info }
       },
-      onWatch: (_args, context) => this.events(context.signal),
+      onWatch: (args, context) => this.events(context.signal, undefined, parseWatchArgs(args)),
       catchAll: (message) => this.#log2(message),
     })
   }
@@ -219,9 +219,10 @@ export class Engine {
           }
         }
       },
-      onWatch: async (_args, context) => {
+      onWatch: async (args, context) => {
+        const range = parseWatchArgs(args)
         const info = await this.#call(() => container.inspect())
-        return this.events(context.signal, info.Id)
+        return this.events(context.signal, info.Id, range)
       },
       onConnect: (args) => this.#connect(container, args),
     })
@@ -304,22 +305,29 @@ export class Engine {
   }
 
   /**
-   * The engine's container events as WatchEvents (only those of container `id` when given), until
-   * `signal` fires. When the stream breaks (dockerd restarted), it reconnects and carries on from the
-   * last event it saw.
+   * The engine's container events as WatchEvents (only those of container `id` when given), from
+   * `range.since` (else from now) until `range.until` has passed (else until `signal` fires). When the
+   * stream breaks (dockerd restarted), it logs it, reconnects and asks the engine for what happened
+   * since the last event it delivered (exactly, in nanoseconds), skipping those it already delivered.
    */
-  async *events(signal: AbortSignal, id?: string): AsyncGenerator<WatchEvent> {
+  async *events(signal: AbortSignal, id?: string, range: WatchRange = {}): AsyncGenerator<WatchEvent> {
     const stop = this.#signal ? AbortSignal.any([signal, this.#signal]) : signal
-    let since: number | undefined
+    // Where the next stream starts: the asked start, else the time the first stream opened, then the
+    // time of the last event delivered (the engine's since is inclusive).
+    let since: bigint | undefined = range.since
+    let delivered = new Set<string>() // keys of the events delivered at exactly `since`
     let first = true
+    let broken = false
     while (!stop.aborted) {
       let stream: NodeJS.ReadableStream & { destroy(): void }
+      const opening = BigInt(Date.now()) * 1_000_000n
       try {
         const filters: Record<string, string[]> = { type: ['container'] }
         if (id) filters.container = [id]
         stream = (await this.docker.getEvents({
           filters: JSON.stringify(filters),
-          ...(since === undefined ? {} : { since }),
+          ...(since === undefined ? {} : { since: unixText(since) }),
+          ...(range.until === undefined ? {} : { until: unixText(range.until) }),
         } as never)) as never
       } catch (error) {
         const mapped = mapEngineError(error, this.where)
@@ -328,11 +336,18 @@ export class Engine {
         await delay(this.#reconnectDelayMs, stop)
         continue
       }
-      if (!first) this.#log('[adapter-docker] event stream reconnected')
+      if (broken) {
+        this.#log(
+          `[adapter-docker] event stream reconnected; asked the engine for the events since ${since === undefined ? 'now' : unixText(since)}`,
+        )
+      }
+      if (first && since === undefined) since = opening
       first = false
+      broken = false
       const onAbort = () => stream.destroy()
       stop.addEventListener('abort', onAbort, { once: true })
       const splitter = new LineSplitter()
+      let ended = false
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           for (const line of splitter.push(chunk.toString('utf8'))) {
@@ -343,22 +358,83 @@ export class Engine {
             } catch {
               continue
             }
-            if (event.time !== undefined)
-              since = event.timeNano ? event.timeNano / 1e9 + 1e-9 : event.time + 1
+            // timeNano does not fit a double: read its digits from the text.
+            const nanos = /"timeNano":(\d+)/.exec(line)?.[1]
+            const at = nanos ? BigInt(nanos) : BigInt(event.time ?? 0) * 1_000_000_000n
+            const key = `${at}|${event.Actor?.ID ?? event.id ?? ''}|${event.Action ?? event.status ?? ''}`
+            if (since !== undefined && at < since) continue
+            if (since !== undefined && at === since && delivered.has(key)) continue // replayed
+            if (since === undefined || at > since) {
+              since = at
+              delivered = new Set()
+            }
+            delivered.add(key)
             const watch = toWatchEvent(event)
             if (watch) yield watch
           }
         }
+        ended = true
       } catch {
         // Broken stream: reconnect below.
       } finally {
         stop.removeEventListener('abort', onAbort)
       }
       if (stop.aborted) return
+      // The engine ends the stream itself once `until` has passed.
+      if (ended && range.until !== undefined && BigInt(Date.now()) * 1_000_000n >= range.until) return
+      broken = true
       this.#log('[adapter-docker] event stream ended; reconnecting')
       await delay(this.#reconnectDelayMs, stop)
     }
   }
+}
+
+/** Where a Watch starts and ends, in nanoseconds since the epoch. */
+export interface WatchRange {
+  since?: bigint
+  until?: bigint
+}
+
+/** Nanoseconds since the epoch as the engine's `since`/`until` take it: `SECONDS.NANOSECONDS`. */
+function unixText(nanos: bigint): string {
+  return `${nanos / 1_000_000_000n}.${(nanos % 1_000_000_000n).toString().padStart(9, '0')}`
+}
+
+const WATCH_USAGE =
+  'expected Watch [--since=TIME] [--until=TIME] (TIME: Unix seconds such as 1700000000.5, or RFC 3339)'
+
+/** `Watch [--since=TIME] [--until=TIME]` (docs/VERBS.md, "Watching from a point in time"). */
+export function parseWatchArgs(args: readonly string[]): WatchRange {
+  const range: WatchRange = {}
+  for (const arg of args) {
+    const eq = arg.indexOf('=')
+    const flag = eq > 0 ? arg.slice(0, eq) : arg
+    if ((flag !== '--since' && flag !== '--until') || eq < 0)
+      throw new InvalidArgumentError(
+        `[adapter-docker] Watch: unknown argument ${JSON.stringify(arg)}: ${WATCH_USAGE}`,
+      )
+    const nanos = parseTimeNanos(arg.slice(eq + 1))
+    if (nanos === undefined)
+      throw new InvalidArgumentError(
+        `[adapter-docker] Watch: cannot read the time in ${JSON.stringify(arg)}: ${WATCH_USAGE}`,
+      )
+    if (flag === '--since') range.since = nanos
+    else range.until = nanos
+  }
+  return range
+}
+
+/** Unix seconds (a fraction of up to 9 digits allowed) or RFC 3339, in nanoseconds since the epoch. */
+export function parseTimeNanos(text: string): bigint | undefined {
+  const unix = /^(\d{1,12})(?:\.(\d{1,9}))?$/.exec(text)
+  if (unix) return BigInt(unix[1]!) * 1_000_000_000n + BigInt((unix[2] ?? '').padEnd(9, '0') || '0')
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text)) return undefined
+  const ms = Date.parse(text)
+  if (Number.isNaN(ms)) return undefined
+  // Keep sub-millisecond digits Date.parse drops.
+  const fraction = /T[\d:]+\.(\d+)/.exec(text)?.[1] ?? ''
+  const extra = fraction.length > 3 ? BigInt(fraction.slice(3, 9).padEnd(6, '0')) : 0n
+  return BigInt(ms) * 1_000_000n + extra
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
