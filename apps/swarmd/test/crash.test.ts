@@ -4,7 +4,8 @@ import { processAlive, run, start, tempDir, waitUntilGone, writeFiles } from './
 
 /**
  * Fixture backends in plain JS. `recorder [fail-start]` logs "got Start" / "got Stop" for the bare
- * Start and Stop the pipeline sends it (answering Ack, or an Error for Start with `fail-start`) and
+ * Start and Stop the pipeline sends it (answering Ack, or an Error for Start with `fail-start`,
+ * one second later) and
  * forwards every other message to the next stage, output included, like a middle stage should.
  * `boom` throws from spawn.
  */
@@ -22,6 +23,8 @@ export const backends = [
         async send(message) {
           if ((message.verb === 'Start' || message.verb === 'Stop') && message.args.length === 0) {
             context.log('got ' + message.verb)
+            // Fail a moment later, so the stages started before have shown they run.
+            if (failStart && message.verb === 'Start') await new Promise((r) => setTimeout(r, 1000))
             const reply = failStart && message.verb === 'Start'
               ? { verb: 'Error', args: ['refuses to start: no coffee', 'UNAVAILABLE'] }
               : { verb: 'Ack', args: [] }
