@@ -201,6 +201,8 @@ describe('hostile cli lines: a message on stderr, and the prompt carries on', ()
       'spawn',
       'connect a b',
       `spawn --name 'we b$(touch MARKER)' busybox`,
+      '# a comment: $(touch MARKER)',
+      '?',
       'spawn --name last busybox',
       'ls',
     ]
@@ -230,6 +232,8 @@ describe('hostile cli lines: a message on stderr, and the prompt carries on', ()
     // The odd name reached the adapter literally, which refused it; the last lines still ran.
     expect(result.stderr).toContain('invalid container name "we b$(touch MARKER)"')
     expect(result.stdout).toMatch(/^last$/m)
+    expect(result.stdout).toContain('list the children of the current service') // `?` is help
+    expect(result.stderr).not.toContain('a comment')
     expectNothingCreated(dir.path)
   }, 60_000)
 })

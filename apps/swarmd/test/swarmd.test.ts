@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { FIXTURE_ADAPTER, run, tempDir, writeFiles } from './helpers.ts'
+import { FIXTURE_ADAPTER, run, start, tempDir, writeFiles } from './helpers.ts'
 
 describe('swarmd without a pipeline', () => {
   it('lists the built-in and installed backends with their summaries and usage lines', async () => {
@@ -21,6 +21,60 @@ describe('swarmd without a pipeline', () => {
     const version = await run(['--version'])
     expect(version.code).toBe(0)
     expect(version.stdout).toMatch(/^swarmd \d+\.\d+\.\d+\n$/)
+  })
+
+  it('-h and -V are --help and --version; the help shows every flag docs/SWARMD.md documents', async () => {
+    const help = await run(['-h'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toBe((await run(['--help'])).stdout)
+    for (const flag of [
+      '-l, --listen URL',
+      '--tls-cert FILE',
+      '--tls-key FILE',
+      '--tls-ca FILE',
+      '--token TOKEN',
+      '-c, --config FILE',
+      '--log-format FMT',
+      '-q, --quiet',
+      '-h, --help',
+      '-V, --version',
+    ]) {
+      expect(help.stdout).toContain(flag)
+    }
+    const version = await run(['-V'])
+    expect(version.code).toBe(0)
+    expect(version.stdout).toMatch(/^swarmd \d+\.\d+\.\d+\n$/)
+  })
+
+  it('-q and --quiet drop the progress lines but keep stage logs; -l and -c are --listen and --config', async () => {
+    using dir = tempDir()
+    writeFiles(dir.path, {
+      'conf.json': JSON.stringify({ adapters: ['./echo.mjs'] }),
+      'echo.mjs': FIXTURE_ADAPTER,
+    })
+    const loud = await run(['-c', 'conf.json', 'cli', 'echo'], { cwd: dir.path, input: 'ls\n' })
+    expect(loud.code).toBe(0)
+    expect(loud.stderr).toContain('swarmd: starting echo: done')
+    for (const quiet of ['-q', '--quiet']) {
+      const result = await run([quiet, '-c', 'conf.json', 'cli', 'echo'], { cwd: dir.path, input: 'ls\n' })
+      expect(result.code).toBe(0)
+      expect(result.stderr).not.toMatch(/spawning|starting|stopping/)
+      expect(result.stderr).toContain('[echo] echo spawned with []')
+    }
+    const swarmd = start(['-q', '-l', 'tcp://127.0.0.1:0', 'simulator'])
+    try {
+      await swarmd.waitFor(/serving the pipeline on tcp:\/\/127\.0\.0\.1:\d+/)
+    } finally {
+      swarmd.child.kill('SIGTERM')
+    }
+    expect((await swarmd.exited()).code).toBe(0)
+  })
+
+  it('-- ends the options: what follows is a spec even if it starts with -', async () => {
+    const result = await run(['--', '--version'])
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toContain('"--version" is not a backend name')
   })
 
   it('rejects an unknown option with exit code 2 and a pointer to --help', async () => {
