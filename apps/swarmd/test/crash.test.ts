@@ -114,6 +114,8 @@ describe('a stage that crashes while running', () => {
     )
     const [, pid] = (await swarmd.waitFor(/^\[exec\] pid=(\d+)$/m, 20_000)) as unknown as [string, string]
     try {
+      // Kill it once the whole pipeline runs (its pid is printed during its own Start).
+      await swarmd.waitFor(/starting recorder#2: done/)
       process.kill(Number(pid), 'SIGKILL')
       const result = await swarmd.exited()
       expect(result.code).toBe(1)
