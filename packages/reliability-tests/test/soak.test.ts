@@ -7,8 +7,8 @@ import { tcp } from '@libswarm/transport-tcp'
 import { websocket } from '@libswarm/transport-websocket'
 import { describe, expect, it } from 'vitest'
 
-/** Seconds of soak per transport: SOAK_SECONDS, else 30 (two transports: 60 s in CI). */
-const SECONDS = Number(process.env.SOAK_SECONDS) > 0 ? Number(process.env.SOAK_SECONDS) : 30
+/** Seconds of soak per transport: SOAK_SECONDS, else 20 (two transports: 40 s in CI; longer on demand). */
+const SECONDS = Number(process.env.SOAK_SECONDS) > 0 ? Number(process.env.SOAK_SECONDS) : 20
 const WORKERS = 8
 
 setFlagsFromString('--expose-gc')
@@ -221,6 +221,7 @@ describe.each([
         expect(n, `active ${kind}`).toBeLessThanOrEqual(base.res[kind] ?? 0)
       expect(heapGrowth).toBeLessThan(32 * 1024 * 1024)
     },
-    SECONDS * 1000 + 90_000,
+    // Generous: the load loop stops on time, but on a loaded 2-core machine teardown can take minutes.
+    SECONDS * 1000 + 240_000,
   )
 })
