@@ -206,7 +206,7 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
         if (args.length === 0) return host.names()
         if (args.length === 1 && args[0] === '--long') {
           // Each container's Get in one reply (docs/VERBS.md, "Listing with descriptions").
-          return host.names().map((name) => JSON.stringify({ name, ...host.get(name).info() }))
+          return host.names().map((name) => JSON.stringify(Object.assign({ name }, host.get(name).info())))
         }
         throw new InvalidArgumentError(
           `[adapter-simulator] Ls takes no arguments but --long, got ${JSON.stringify(args)}; usage: Ls [--long]`,
