@@ -58,6 +58,24 @@ describe('aggregate', () => {
     await expect(mixed.call('Ls', ['--wide'])).rejects.toThrow(/--wide/)
   })
 
+  it('passes Watch --since/--until to members; one that refuses them is watched live and ended at until', async () => {
+    const { client, controller } = await twoHosts()
+    const until = Date.now() + 500
+    const events = await client.watch(
+      [`--since=${(Date.now() - 60_000) / 1000}`, `--until=${until / 1000}`],
+      {
+        signal: AbortSignal.timeout(5000),
+      },
+    )
+    await client.spawn(['--on=west', '--name', 'cache', 'redis'])
+    const seen: string[] = []
+    for await (const event of events) seen.push(`${event.type} ${event.name}`)
+    expect(seen).toEqual(['create west:cache'])
+    expect(Date.now()).toBeGreaterThanOrEqual(until - 50)
+    await expect(client.watch(['--since=yesterday'])).rejects.toThrow(/--since=yesterday/)
+    controller.abort()
+  })
+
   it('routes Attach to the owner, by qualified or bare name', async () => {
     const { client, controller } = await twoHosts()
     const east = await client.attach('east:web')

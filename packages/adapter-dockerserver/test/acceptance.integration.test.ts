@@ -190,6 +190,27 @@ describe.skipIf(reason !== undefined)(
       }
     })
 
+    it('docker events --since/--until replays a past window and ends, like dockerd', async () => {
+      const format = ['--filter', 'type=container', '--format', '{{.Action}} {{.Actor.Attributes.name}}']
+      const t0 = (Date.now() / 1000).toFixed(3)
+      const run = await docker(S, ['run', '--name', 'window', 'bb', 'true'])
+      expect(run.code, run.stderr).toBe(0)
+      expect((await docker(S, ['rm', 'window'])).code).toBe(0)
+      // Unix timestamps: the engine's own window, replayed through Watch --since/--until.
+      const t1 = (Date.now() / 1000 + 0.5).toFixed(3)
+      const [pastS, pastD] = await both(['events', '--since', t0, '--until', t1, ...format])
+      expect(pastS.code, pastS.stderr).toBe(0)
+      expect(pastS.stdout).toBe(pastD.stdout)
+      expect(pastS.stdout).toMatch(
+        /^create window\n(attach window\n)?start window\ndie window\ndestroy window\n$/,
+      )
+      // The CLI's relative forms (it sends them as timestamps): the last minute, until now.
+      const [recentS, recentD] = await both(['events', '--since', '1m', '--until', '0s', ...format])
+      expect(recentS.code, recentS.stderr).toBe(0)
+      expect(recentS.stdout).toContain(pastS.stdout)
+      expect(recentS.stdout).toBe(recentD.stdout)
+    })
+
     it('debug printed the messages passing through', () => {
       expect(swarmd.log()).toMatch(/Ls|Attach/)
     })
@@ -222,6 +243,11 @@ describe.skipIf(reason !== undefined)(
       const ps = await docker(S, ['ps', '-a', '--format', '{{.Names}} {{.Image}} {{.State}}'])
       expect(ps.code, ps.stderr).toBe(0)
       expect(ps.stdout).toBe('web busybox:latest created\n')
+
+      // The simulator keeps no past events: a window ending now is answered at once, empty.
+      const window = await docker(S, ['events', '--since', '1m', '--until', '0s'])
+      expect(window.code, window.stderr).toBe(0)
+      expect(window.stdout).toBe('')
 
       const events = dockerBackground(S, ['events', '--format', '{{.Action}} {{.Actor.Attributes.name}}'])
       try {

@@ -263,6 +263,60 @@ describe('dockerserver HTTP', () => {
     })
   })
 
+  it('passes events since/until on as Watch --since/--until, or filters a live Watch itself', async () => {
+    const asked: string[][] = []
+    const event = (name: string, time: string) => ({ type: 'start', name, time })
+    const taking = new Server({
+      onWatch: async function* (args) {
+        asked.push(args)
+        yield event('old', '2024-01-01T00:00:00.000Z')
+      },
+    })
+    const s = await start(taking)
+    const reply = await request(s, 'GET', '/events?since=1704067200.000000001&until=1704067260')
+    expect(reply.status).toBe(200)
+    expect(asked).toEqual([['--since=1704067200.000000001', '--until=1704067260.000000000']])
+    expect(JSON.parse(reply.body.trim())).toMatchObject({
+      Action: 'start',
+      Actor: { Attributes: { name: 'old' } },
+    })
+    const relative = await request(s, 'GET', '/events?since=10m&until=0s')
+    expect(relative.status).toBe(200)
+    const [since, until] = asked[1]!.map((arg) => Number(arg.split('=')[1]))
+    expect(until! - since!).toBeCloseTo(600, 0)
+    expect(Math.abs(until! - Date.now() / 1000)).toBeLessThan(5)
+    expect((await request(s, 'GET', '/events?since=yesterday')).status).toBe(400)
+    expect((await request(s, 'GET', '/events?since=20&until=10')).status).toBe(400)
+    await s.close()
+
+    // A stage that refuses the flags: watched live; events before since dropped, ended at until.
+    const refusing = new Server({
+      onWatch: (args) => {
+        if (args.length > 0) throw new InvalidArgumentError(`Watch takes no flags, got ${args[0]}`)
+        return (async function* () {
+          yield event('before', new Date(Date.now() - 60_000).toISOString())
+          yield event('within', new Date().toISOString())
+          await new Promise<void>((resolve) => setTimeout(resolve, 10_000)) // then nothing for long
+        })()
+      },
+    })
+    const t = await start(refusing)
+    const started = Date.now()
+    const window = await request(
+      t,
+      'GET',
+      `/events?since=${(started - 5000) / 1000}&until=${(started + 300) / 1000}`,
+    )
+    expect(window.status).toBe(200)
+    expect(
+      window.body
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).Actor.Attributes.name),
+    ).toEqual(['within'])
+    expect(Date.now() - started).toBeLessThan(3000)
+  })
+
   it('parses listen URLs and refuses bad ones clearly', () => {
     expect(parseListenUrl('tcp://127.0.0.1:4243')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 4243 })
     expect(parseListenUrl('unix:///run/x.sock')).toEqual({ kind: 'unix', path: '/run/x.sock' })

@@ -11,6 +11,7 @@ import {
   type Message,
   NotFoundError,
   pipe,
+  type Receiver,
   replyAck,
   replyAndClose,
   replyError,
@@ -179,13 +180,14 @@ export function aggregate(members: Member[], options: AggregateOptions = {}): Se
     onStop: async (_args, context) => {
       await forAll(members, (m) => clients.get(m.name)!.stop([], { signal: context.signal }))
     },
-    onWatch: async (_args, context) => {
+    onWatch: async (args, context) => {
+      const range = parseRange(args)
       const stop = options.signal ? AbortSignal.any([context.signal, options.signal]) : context.signal
       const [events, sink] = pipe<WatchEvent>({ highWaterMark: 64 })
       const watches = await Promise.all(
         members.map(async (member) => {
           try {
-            return { member, events: await clients.get(member.name)!.watch([], { signal: stop }) }
+            return { member, events: await watchMember(clients.get(member.name)!, args, range, stop) }
           } catch (error) {
             if (!isLibswarmError(error, 'NOT_IMPLEMENTED'))
               log(`${P} member ${member.name} did not answer Watch: ${(error as Error).message}`)
@@ -296,4 +298,63 @@ function parseLong(args: readonly string[]): LongEntry[] | undefined {
     entries.push(entry as LongEntry)
   }
   return entries
+}
+
+/** `Watch [--since=TIME] [--until=TIME]` (docs/VERBS.md), times in ms since the epoch. */
+interface Range {
+  since?: number
+  until?: number
+}
+
+function parseRange(args: readonly string[]): Range {
+  const range: Range = {}
+  for (const arg of args) {
+    const match = /^--(since|until)=(.+)$/.exec(arg)
+    const text = match?.[2] ?? ''
+    const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : Date.parse(text)
+    if (!match || Number.isNaN(ms))
+      throw new InvalidArgumentError(
+        `${P} Watch: cannot use ${JSON.stringify(arg)}: expected Watch [--since=TIME] [--until=TIME] (Unix seconds or RFC 3339)`,
+      )
+    range[match[1] as 'since' | 'until'] = ms
+  }
+  return range
+}
+
+/**
+ * A member's Watch with the flags; a member that refuses them (INVALID_ARGUMENT) is watched live,
+ * its events before `since` dropped and its stream ended once `until` has passed.
+ */
+async function watchMember(
+  client: Client,
+  args: string[],
+  range: Range,
+  signal: AbortSignal,
+): Promise<Receiver<WatchEvent>> {
+  try {
+    return await client.watch(args, { signal })
+  } catch (error) {
+    if (args.length === 0 || !isLibswarmError(error, 'INVALID_ARGUMENT')) throw error
+  }
+  const live = await client.watch([], { signal })
+  const timer =
+    range.until === undefined
+      ? undefined
+      : setTimeout(() => live.cancel(), Math.max(0, range.until - Date.now()))
+  const [events, sink] = pipe<WatchEvent>({ highWaterMark: 64 })
+  ;(async () => {
+    try {
+      for await (const event of live) {
+        const at = typeof event.time === 'string' ? Date.parse(event.time) : Date.now()
+        if (range.since !== undefined && at < range.since) continue
+        if (range.until !== undefined && at > range.until) break
+        await sink.send(event)
+      }
+    } catch {}
+    if (timer) clearTimeout(timer)
+    live.cancel()
+    await sink.close().catch(() => {})
+  })()
+  signal.addEventListener('abort', () => events.cancel(), { once: true })
+  return events
 }

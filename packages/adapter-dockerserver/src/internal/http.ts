@@ -856,18 +856,49 @@ class DockerApi {
     c.res.end()
   }
 
+  /**
+   * `/events`: Watch on the next stage, from `since` and until `until` when given (passed on as
+   * `Watch --since=T --until=T`; a stage that does not take them is watched live, the events before
+   * `since` dropped and the stream ended at `until` here).
+   */
   async #events(c: Call): Promise<void> {
     const filters = parseFilters(c.query.get('filters'))
-    const until = c.query.get('until')
-    const untilMs = until ? parseTime(until) : undefined
-    const events = await this.#root.watch([], { signal: c.signal })
+    const now = BigInt(Date.now()) * 1_000_000n
+    const sinceText = c.query.get('since')
+    const untilText = c.query.get('until')
+    const since = sinceText ? parseEventTime(sinceText, 'since', now) : undefined
+    const until = untilText ? parseEventTime(untilText, 'until', now) : undefined
+    if (since !== undefined && until !== undefined && since > until)
+      throw new HttpError(400, `${P} since must not be after until`)
+    const range = [
+      ...(since === undefined ? [] : [`--since=${unixText(since)}`]),
+      ...(until === undefined ? [] : [`--until=${unixText(until)}`]),
+    ]
+    let events: Receiver<WatchEvent>
+    let served = range.length > 0
+    try {
+      events = await this.#root.watch(range, { signal: c.signal })
+    } catch (error) {
+      if (!served || !isLibswarmError(error, 'INVALID_ARGUMENT')) throw error
+      served = false
+      events = await this.#root.watch([], { signal: c.signal })
+    }
     c.res.writeHead(200, { 'Content-Type': 'application/json' })
     c.res.flushHeaders()
+    const untilMs = until === undefined ? undefined : Number(until / 1_000_000n)
+    // The next stage ends the stream at `until` when it took the flag; this is the backstop.
     const stop =
-      untilMs === undefined ? undefined : setTimeout(() => events.cancel(), Math.max(0, untilMs - Date.now()))
+      untilMs === undefined
+        ? undefined
+        : setTimeout(() => events.cancel(), Math.max(0, untilMs - Date.now()) + (served ? 1000 : 0))
     try {
       for await (const event of events) {
         const docker = toDockerEvent(event)
+        if (!served) {
+          const at = eventNanos(docker)
+          if (since !== undefined && at < since) continue
+          if (until !== undefined && at > until) break
+        }
         if (!matchesEvent(docker, filters)) continue
         c.res.write(`${JSON.stringify(docker)}\n`)
       }
@@ -879,6 +910,56 @@ class DockerApi {
     }
     c.res.end()
   }
+}
+
+/** A Docker event's time in nanoseconds since the epoch. */
+function eventNanos(event: Json): bigint {
+  if (typeof event.timeNano === 'number') return BigInt(Math.round(event.timeNano))
+  return BigInt(Math.round(Number(event.time ?? 0))) * 1_000_000_000n
+}
+
+/** Nanoseconds since the epoch as `SECONDS.NANOSECONDS`. */
+function unixText(nanos: bigint): string {
+  return `${nanos / 1_000_000_000n}.${(nanos % 1_000_000_000n).toString().padStart(9, '0')}`
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+}
+
+/**
+ * An `/events` `since`/`until` in nanoseconds since the epoch: Unix seconds with an optional fraction
+ * (what the docker CLI sends), RFC 3339, or a Go duration before `now` (`10m`, `1h30m`), as the CLI
+ * accepts them on its command line.
+ */
+export function parseEventTime(text: string, what: string, now: bigint): bigint {
+  const unix = /^(\d+)(?:\.(\d{1,9}))?$/.exec(text)
+  if (unix) return BigInt(unix[1]!) * 1_000_000_000n + BigInt((unix[2] ?? '').padEnd(9, '0') || '0')
+  const duration = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.test(text)
+  if (duration) {
+    let nanos = 0
+    for (const [, value, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g))
+      nanos += Number(value) * DURATION_UNITS[unit!]!
+    return now - BigInt(Math.round(nanos))
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const ms = Date.parse(text)
+    if (!Number.isNaN(ms)) {
+      const fraction = /T[\d:]+\.(\d+)/.exec(text)?.[1] ?? ''
+      const extra = fraction.length > 3 ? BigInt(fraction.slice(3, 9).padEnd(6, '0')) : 0n
+      return BigInt(ms) * 1_000_000n + extra
+    }
+  }
+  throw new HttpError(
+    400,
+    `${P} cannot parse ${what} ${JSON.stringify(text)}: use Unix seconds (1700000000.5), RFC 3339 or a duration before now (10m)`,
+  )
 }
 
 function notFound(message: string): never {
@@ -965,18 +1046,6 @@ function matchesEvent(event: Json, filters: Record<string, string[]>): boolean {
     if (!ok) return false
   }
   return true
-}
-
-function parseTime(text: string): number {
-  const seconds = Number(text)
-  if (!Number.isNaN(seconds)) return seconds * 1000
-  const ms = Date.parse(text)
-  if (Number.isNaN(ms))
-    throw new HttpError(
-      400,
-      `${P} cannot parse the time ${JSON.stringify(text)}: use a unix timestamp or RFC 3339`,
-    )
-  return ms
 }
 
 /** One frame of Docker's multiplexed stdio stream: [stream, 0, 0, 0, size (big endian)] + payload. */

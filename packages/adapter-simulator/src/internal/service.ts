@@ -231,6 +231,11 @@ export function simulator(options: SimulatorOptions = {}): Simulator {
       },
       onWatch: (args, context) => {
         if (args.length === 0) return host.watchers.subscribe(context.signal)
+        const flag = args.find((arg) => arg.startsWith('-'))
+        if (flag !== undefined)
+          throw new InvalidArgumentError(
+            `[adapter-simulator] Watch takes no flags (it keeps no past events), got ${JSON.stringify(flag)}; usage: Watch [NAME]`,
+          )
         if (args.length > 1)
           throw new InvalidArgumentError(
             `[adapter-simulator] usage: Watch [NAME]; got ${JSON.stringify(args)}`,
