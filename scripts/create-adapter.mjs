@@ -78,7 +78,11 @@ const dev = rootPkg.devDependencies ?? {}
 const values = {
   __NAME__: name,
   // Inside this repository the workspace links the packages; elsewhere they come from npm.
-  __CORE_VERSION__: inRepo ? 'workspace:*' : `^${corePkg.version}`,
+  // @libswarm/core is a peer (the app that loads the adapter, swarmd, provides the one copy every
+  // adapter shares: its error classes and brands must be the same), with a caret range
+  // (`workspace:^` is published as `^x.y.z`), plus a devDependency so the adapter's own tests have it.
+  __CORE_PEER_RANGE__: inRepo ? 'workspace:^' : `^${corePkg.version}`,
+  __CORE_DEV_RANGE__: inRepo ? 'workspace:*' : `^${corePkg.version}`,
   __COMPLIANCE_VERSION__: inRepo ? 'workspace:*' : `^${corePkg.version}`,
   __TYPES_NODE_VERSION__: dev['@types/node'] ?? '^20.19.0',
   __TYPESCRIPT_VERSION__: dev.typescript ?? '^5.9.0',

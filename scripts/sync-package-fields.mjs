@@ -6,6 +6,13 @@
  * ./dist/X.d.ts + default ./dist/X.js, `./internal/*` kept null); its tsconfig.build.json emits
  * declarations and declaration maps into dist/.
  *
+ * And how each package takes @libswarm/core, so a user's install has ONE copy of it whatever the
+ * release each package came from: plugins (packages/transport-*, packages/adapter-*, the two
+ * compliance suites) declare it as a peer dependency `workspace:^` (published as `^x.y.z`; a
+ * `workspace:^x.y.z` that raises the minimum is kept) plus a
+ * devDependency `workspace:*` for their own tests, never as a dependency; apps (apps/*) that use it
+ * take it as a dependency `workspace:^`.
+ *
  *   node scripts/sync-package-fields.mjs          rewrite what differs, list the files it changed
  *   node scripts/sync-package-fields.mjs --check  change nothing, exit 1 if something differs
  *
@@ -21,14 +28,73 @@ const check = process.argv.includes('--check')
 /** Where the sources live; every package's `repository` points here with its folder as `directory`. */
 export const REPOSITORY_URL = 'git+https://github.com/libswarm/libswarm-ts.git'
 
+/** { dir, group, folder } of every packages/* and apps/* folder with a package.json. */
 function packageDirs() {
   return ['packages', 'apps'].flatMap((group) =>
     existsSync(join(root, group))
       ? readdirSync(join(root, group), { withFileTypes: true })
           .filter((entry) => entry.isDirectory() && existsSync(join(root, group, entry.name, 'package.json')))
-          .map((entry) => join(root, group, entry.name))
+          .map((entry) => ({ dir: join(root, group, entry.name), group, folder: entry.name }))
       : [],
   )
+}
+
+/** The package every plugin shares with the app that loads it. */
+export const CORE = '@libswarm/core'
+
+/** packages/transport-*, packages/adapter-* (the compliance suites too): core is their peer. */
+export function isPlugin(group, folder) {
+  return group === 'packages' && /^(transport|adapter)-/.test(folder)
+}
+
+/** The same object with its keys sorted (as pnpm writes dependency maps). */
+function sorted(map) {
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}
+
+/**
+ * A plugin's peer range on core: `workspace:^` (published as ^ the core version at publish time), or
+ * `workspace:^x.y.z` kept as written (a plugin that needs core x.y.z or later says so).
+ */
+export function corePeerRange(current) {
+  return typeof current === 'string' && /^workspace:\^(\d+\.\d+\.\d+\S*)?$/.test(current)
+    ? current
+    : 'workspace:^'
+}
+
+/**
+ * How `pkg` (in `group`/`folder`) must take @libswarm/core: plugins as a peer `workspace:^` plus a
+ * devDependency `workspace:*`; apps that use it as a dependency `workspace:^`. Others unchanged.
+ */
+function withCoreRanges(pkg, group, folder) {
+  if (pkg.name === CORE) return pkg
+  if (isPlugin(group, folder)) {
+    const { [CORE]: _, ...dependencies } = pkg.dependencies ?? {}
+    let out = withField(
+      pkg,
+      'peerDependencies',
+      sorted({ ...pkg.peerDependencies, [CORE]: corePeerRange(pkg.peerDependencies?.[CORE]) }),
+      'dependencies' in pkg ? 'dependencies' : 'scripts',
+    )
+    out = withField(out, 'devDependencies', sorted({ ...pkg.devDependencies, [CORE]: 'workspace:*' }))
+    if (Object.keys(dependencies).length > 0) out.dependencies = dependencies
+    else delete out.dependencies
+    return out
+  }
+  const uses = [pkg.dependencies, pkg.peerDependencies, pkg.devDependencies].some(
+    (deps) => deps && CORE in deps,
+  )
+  if (group === 'apps' && uses) {
+    const out = withField(pkg, 'dependencies', { ...pkg.dependencies, [CORE]: 'workspace:^' }, 'scripts')
+    for (const field of ['peerDependencies', 'devDependencies']) {
+      if (!out[field] || !(CORE in out[field])) continue
+      const { [CORE]: _, ...rest } = out[field]
+      if (Object.keys(rest).length > 0) out[field] = rest
+      else delete out[field]
+    }
+    return out
+  }
+  return pkg
 }
 
 /** `./src/a/b.ts` -> { types: './dist/a/b.d.ts', default: './dist/a/b.js' }; conditions recurse. */
@@ -73,17 +139,31 @@ function withField(obj, key, value, after) {
 
 const rootLicense = readFileSync(join(root, 'LICENSE'), 'utf8')
 const changed = []
-function write(file, before, after) {
+function write(file, before, after, why) {
   if (before === after) return
-  changed.push(relative(root, file))
+  changed.push(why ? `${relative(root, file)} (${why})` : relative(root, file))
   if (!check) writeFileSync(file, after)
 }
 
-for (const dir of packageDirs()) {
+/** What `withCoreRanges` changed, in words, so --check says why a manifest drifted. */
+function coreDrift(before, after) {
+  const ranges = (pkg) =>
+    ['dependencies', 'peerDependencies', 'devDependencies']
+      .filter((field) => pkg[field]?.[CORE] !== undefined)
+      .map((field) => `${field} "${pkg[field][CORE]}"`)
+      .join(', ')
+  const was = ranges(before)
+  const now = ranges(after)
+  return was === now ? undefined : `${CORE}: ${now}, not ${was || 'absent'}`
+}
+
+for (const { dir, group, folder } of packageDirs()) {
   const file = join(dir, 'package.json')
   const before = readFileSync(file, 'utf8')
   let pkg = JSON.parse(before)
   if (pkg.private) continue
+  const original = pkg
+  pkg = withCoreRanges(pkg, group, folder)
   pkg = withField(pkg, 'license', pkg.license ?? 'Apache-2.0', 'description')
   pkg = withField(
     pkg,
@@ -102,7 +182,7 @@ for (const dir of packageDirs()) {
     access: 'public',
     exports: toDist(pkg.exports),
   }
-  write(file, before, `${JSON.stringify(pkg, null, 2)}\n`)
+  write(file, before, `${JSON.stringify(pkg, null, 2)}\n`, coreDrift(original, pkg))
 
   // npm ships a LICENSE that sits in the package folder: keep each one a copy of the root's.
   const licenseFile = join(dir, 'LICENSE')

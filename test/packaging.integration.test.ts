@@ -3,13 +3,24 @@
  * the transports swarmd depends on and ONE adapter (simulator) into tarballs, install them with
  * plain `npm install` into an empty project outside the workspace, then run `npx swarmd` there:
  * it lists exactly that adapter (and the built-ins), runs a pipeline with it, and names the package
- * to install for another. Then an adapter made by the generator outside the workspace, packed with
- * npm and installed next to swarmd, is found and listed.
+ * to install for another. npm installs ONE @libswarm/core for all of them: the adapter and the
+ * transports take it as a peer (`^x.y.z`) that swarmd's dependency satisfies. Then an adapter made by
+ * the generator outside the workspace, packed with npm and installed next to swarmd, is found and
+ * listed, still with one core.
  *
  * Needs npm and the npm cache (third-party dependencies such as @msgpack/msgpack and ws come from
  * it, or from the registry the first time). The build is turbo's, cached in .turbo/.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -42,6 +53,28 @@ const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=er
 /** Backend names in `swarmd`'s listing (lines "  NAME  summary", not the "usage:" lines). */
 function listedBackends(listing: string): string[] {
   return [...listing.matchAll(/^ {2}([a-z0-9][a-z0-9._-]*) {2,}(?!usage:)/gm)].map((m) => m[1]!).sort()
+}
+
+/**
+ * Every folder of the package `name` installed under `dir` (node_modules, nested node_modules too),
+ * relative to `dir`: more than one means several copies of it are loaded.
+ */
+function installedCopies(dir: string, name: string): string[] {
+  const found: string[] = []
+  const visit = (modules: string) => {
+    if (!existsSync(modules)) return
+    if (existsSync(join(modules, name, 'package.json'))) found.push(relative(dir, join(modules, name)))
+    for (const entry of readdirSync(modules, { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue
+      const folder = join(modules, entry.name)
+      const packages = entry.name.startsWith('@')
+        ? readdirSync(folder).map((sub) => join(folder, sub))
+        : [folder]
+      for (const pkg of packages) visit(join(pkg, 'node_modules'))
+    }
+  }
+  visit(join(dir, 'node_modules'))
+  return found.sort()
 }
 
 function show(result: RunResult): string {
@@ -127,6 +160,29 @@ describe('packaging: install only the adapters you need, as a user would', () =>
     // swarmd runs from dist with plain Node: the development loader is not a dependency.
     expect(existsSync(join(project, 'node_modules', 'tsx'))).toBe(false)
     expect(existsSync(join(project, 'node_modules', '@libswarm', 'adapter-debug'))).toBe(false)
+  })
+
+  it('installs exactly one @libswarm/core: the adapter and the transports take swarmd’s as their peer', async () => {
+    const manifest = (name: string) =>
+      JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string
+        dependencies?: Record<string, string>
+        peerDependencies?: Record<string, string>
+      }
+    const core = manifest('@libswarm/core')
+    // What pnpm publishes for `workspace:^`: a caret range on the version, not the exact version.
+    expect(manifest('@libswarm/swarmd').dependencies?.['@libswarm/core']).toBe(`^${core.version}`)
+    const plugins = installed.filter((pkg) => /^@libswarm\/(adapter|transport)-/.test(pkg.name))
+    expect(plugins.map((pkg) => pkg.name)).toContain('@libswarm/adapter-simulator')
+    for (const { name } of plugins) {
+      expect(manifest(name).dependencies?.['@libswarm/core'], name).toBeUndefined()
+      expect(manifest(name).peerDependencies?.['@libswarm/core'], name).toBe(`^${core.version}`)
+    }
+    expect(installedCopies(project, '@libswarm/core')).toEqual([join('node_modules', '@libswarm', 'core')])
+    // npm agrees: every peer is satisfied by that one copy (`npm ls` exits 1 on an invalid or missing one).
+    const ls = await inProject('npm', ['ls', '@libswarm/core', '--all', '--json'])
+    expect(ls.code, show(ls)).toBe(0)
+    expect(JSON.parse(ls.stdout).problems ?? []).toEqual([])
   })
 
   it('`npx swarmd` lists exactly the installed adapter, plus the built-ins', async () => {
@@ -256,6 +312,8 @@ describe('packaging: install only the adapters you need, as a user would', () =>
     expect(listing.code, show(listing)).toBe(0)
     expect(listedBackends(listing.stdout)).toEqual([...BUILT_INS, 'acme', 'simulator'].sort())
     expect(listing.stdout).toContain('(@libswarm/adapter-acme)')
+    // Its peer range (^ the core it was generated against) takes the core swarmd brought.
+    expect(installedCopies(project, '@libswarm/core')).toEqual([join('node_modules', '@libswarm', 'core')])
 
     const piped = await swarmd(['cli', 'acme first'], 'ls\n')
     expect(piped.code, show(piped)).toBe(0)

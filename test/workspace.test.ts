@@ -1,7 +1,8 @@
 /**
  * The workspace's own rules, checked: every transport and adapter package is complete (README with
- * an example, a compliance test, a package.json ready for changesets and npm, a changeset), and
- * dependencies point down (apps -> adapters/transports -> core; never sideways).
+ * an example, a compliance test, a package.json ready for changesets and npm, a changeset),
+ * dependencies point down (apps -> adapters/transports -> core; never sideways), and plugins share
+ * the app's @libswarm/core (a peer dependency) instead of pinning their own.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -109,6 +110,33 @@ describe('workspace rules', () => {
       })
     },
   )
+
+  // One @libswarm/core per install, whatever release each package came from: a plugin takes the
+  // app's copy (a peer, published as ^x.y.z), an app brings it (a dependency, ^x.y.z). Pinned exact
+  // versions would give npm two copies, and instanceof on core's classes would fail across them.
+  describe.each(
+    packages
+      .filter(({ folder }) => /^(transport|adapter)-/.test(folder))
+      .map((p) => ({ ...p, label: p.folder })),
+  )('plugin or compliance suite $label', ({ pkg }) => {
+    it('takes @libswarm/core as a peer "workspace:^" plus a devDependency "workspace:*", not a dependency', () => {
+      expect(pkg.dependencies?.['@libswarm/core']).toBeUndefined()
+      // `workspace:^x.y.z` when the plugin needs a core newer than the one it is published with.
+      expect(pkg.peerDependencies?.['@libswarm/core']).toMatch(/^workspace:\^(\d+\.\d+\.\d+\S*)?$/)
+      expect(pkg.devDependencies?.['@libswarm/core']).toBe('workspace:*')
+    })
+  })
+
+  describe.each(
+    workspacePackages('apps')
+      .filter(({ pkg }) => pkg.private !== true)
+      .map((p) => ({ ...p, label: p.folder })),
+  )('app $label', ({ pkg }) => {
+    it('takes @libswarm/core as a dependency "workspace:^"', () => {
+      expect(pkg.dependencies?.['@libswarm/core']).toBe('workspace:^')
+      expect(pkg.peerDependencies?.['@libswarm/core']).toBeUndefined()
+    })
+  })
 
   describe.each(plugins.map((p) => ({ ...p, label: p.folder })))('plugin $label', ({ dir, folder }) => {
     it('runs the shared compliance suite', () => {

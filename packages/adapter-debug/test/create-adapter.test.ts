@@ -77,7 +77,10 @@ describe.skipIf(process.env[NESTED] === '1')('create-adapter', () => {
     expect(pkg.name).toBe('@libswarm/adapter-gen-test')
     expect(pkg.type).toBe('module')
     expect(pkg.publishConfig.access).toBe('public')
-    expect(pkg.dependencies['@libswarm/core']).toBe('workspace:*')
+    // core is a peer (one copy, the app's, shared by every adapter) plus a devDependency for its tests.
+    expect(pkg.dependencies?.['@libswarm/core']).toBeUndefined()
+    expect(pkg.peerDependencies['@libswarm/core']).toBe('workspace:^')
+    expect(pkg.devDependencies['@libswarm/core']).toBe('workspace:*')
     const all = [
       'package.json',
       'README.md',
@@ -130,7 +133,9 @@ describe.skipIf(process.env[NESTED] === '1')('create-adapter', () => {
       const made = await run([script, 'elsewhere', '--dir', join(outside, 'pkg')], root)
       expect(made.code, made.stderr).toBe(0)
       const pkg = JSON.parse(readFileSync(join(outside, 'pkg/package.json'), 'utf8'))
-      expect(pkg.dependencies['@libswarm/core']).toMatch(/^\^\d+\.\d+\.\d+/)
+      expect(pkg.dependencies?.['@libswarm/core']).toBeUndefined()
+      expect(pkg.peerDependencies['@libswarm/core']).toMatch(/^\^\d+\.\d+\.\d+/)
+      expect(pkg.devDependencies['@libswarm/core']).toMatch(/^\^\d+\.\d+\.\d+/)
       expect(pkg.devDependencies['@libswarm/adapter-compliance']).toMatch(/^\^\d+\.\d+\.\d+/)
     } finally {
       await rm(outside, { recursive: true, force: true })

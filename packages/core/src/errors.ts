@@ -16,12 +16,63 @@ export interface LibswarmErrorOptions {
   retryable?: boolean
 }
 
-/** The base class of every error libswarm throws. */
+/**
+ * The brand every libswarm error carries (on its prototype), shared by every copy of this module in a
+ * process (`Symbol.for`): an app and a plugin released at different times may each load their own
+ * copy of @libswarm/core, and `instanceof` must still recognize each other's errors.
+ */
+const LIBSWARM_ERROR = Symbol.for('libswarm.error')
+
+/** An error from any copy of @libswarm/core: it has the brand and a string `code`. */
+function isBranded(value: unknown): value is LibswarmError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { [LIBSWARM_ERROR]?: unknown })[LIBSWARM_ERROR] === true &&
+    typeof (value as { code?: unknown }).code === 'string'
+  )
+}
+
+/** Any class, abstract or not, whatever its constructor's parameters. */
+type AnyConstructor<T> = abstract new (...args: never[]) => T
+
+/**
+ * `value instanceof cls` for libswarm errors: `cls` in its prototype chain (the ordinary rule) or, for
+ * a libswarm error from another copy of @libswarm/core, `cls` is LibswarmError or has its own static
+ * `code` equal to the error's. A subclass without
+ * its own `code` matches by prototype only.
+ */
+function isInstance<T>(cls: AnyConstructor<T>, value: unknown): value is T {
+  if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true
+  if (!isBranded(value)) return false
+  if ((cls as unknown) === LibswarmError) return true
+  const code = Object.hasOwn(cls, 'code') ? (cls as unknown as { code: unknown }).code : undefined
+  return typeof code === 'string' && value.code === code
+}
+
+/**
+ * The base class of every error libswarm throws.
+ *
+ * `instanceof` works across copies of @libswarm/core (an app and its plugins may install different
+ * releases side by side): `error instanceof LibswarmError` holds for a libswarm error from any copy,
+ * and `error instanceof NotFoundError` for one from any copy whose `code` is `NOT_FOUND` (each class
+ * with its own static `code` matches that code). Other errors, even named alike, do not match.
+ */
 export class LibswarmError extends Error {
   /** A stable machine-readable code, e.g. `CHANNEL_CLOSED`. */
   readonly code: string
   /** Whether the same operation may succeed if tried again later. */
   readonly retryable: boolean
+
+  static {
+    Object.defineProperty(LibswarmError.prototype, LIBSWARM_ERROR, { value: true })
+  }
+
+  /** `value instanceof C` for this class and its subclasses, across copies of @libswarm/core (see the class doc). */
+  static override [Symbol.hasInstance]<T>(this: AnyConstructor<T>, value: unknown): value is T {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof (a subclass too).
+    return isInstance(this, value)
+  }
 
   constructor(code: string, message: string, options: LibswarmErrorOptions & { retryable?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
