@@ -74,7 +74,14 @@ export function streamLink(
       })
       source.on('end', () => {
         ended = true
-        if (!done) h.end()
+        if (done) return
+        // A reset stream also ends its readable side: that is the link failing, not the peer's end.
+        const code = stream.rstCode
+        if (code !== undefined && code !== constants.NGHTTP2_NO_ERROR) {
+          finish(closeError(stream, describe, false))
+          return
+        }
+        h.end()
       })
       stream.on('drain', () => {
         if (!done) h.drain()
