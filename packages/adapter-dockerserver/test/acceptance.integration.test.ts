@@ -179,7 +179,8 @@ describe.skipIf(reason !== undefined)(
         const run = await docker(S, ['run', '--name', 'ev', 'bb', 'sh', '-c', 'exit 0'])
         expect(run.code, run.stderr).toBe(0)
         expect((await docker(S, ['rm', 'ev', ...probes])).code).toBe(0)
-        const done = (t: string) => t.includes('destroy ev')
+        // Both destroys: `docker rm` removes them in parallel, in either order.
+        const done = (t: string) => ['ev', ...probes].every((name) => t.includes(`destroy ${name}\n`))
         const seenS = await waitForOutput(viaS, done)
         const seenD = await waitForOutput(viaD, done)
         expect(seenS).toBe(seenD)
@@ -204,7 +205,9 @@ describe.skipIf(reason !== undefined)(
       expect(pastS.stdout).toMatch(
         /^create window\n(attach window\n)?start window\ndie window\ndestroy window\n$/,
       )
-      // The CLI's relative forms (it sends them as timestamps): the last minute, until now.
+      // The CLI's relative forms (it sends them as whole-second timestamps): the last minute, until
+      // now. Cross into the next second first, so "now" comes after the window's last event.
+      await new Promise((resolve) => setTimeout(resolve, 1050 - (Date.now() % 1000)))
       const [recentS, recentD] = await both(['events', '--since', '1m', '--until', '0s', ...format])
       expect(recentS.code, recentS.stderr).toBe(0)
       expect(recentS.stdout).toContain(pastS.stdout)

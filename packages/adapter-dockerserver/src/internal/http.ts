@@ -70,6 +70,9 @@ const LOGS_IDLE_MS = 300
 /** ... and how long it reads such a never-ending output at most. */
 const LOGS_MAX_MS = 2000
 
+/** After `until`, how long `/events` waits for a next stage that took `--until` to end the stream. */
+const UNTIL_QUIET_MS = 2000
+
 /** An HTTP error answer: a status and a message for `{"message": ...}`. */
 class HttpError extends Error {
   constructor(
@@ -886,13 +889,21 @@ class DockerApi {
     c.res.writeHead(200, { 'Content-Type': 'application/json' })
     c.res.flushHeaders()
     const untilMs = until === undefined ? undefined : Number(until / 1_000_000n)
-    // The next stage ends the stream at `until` when it took the flag; this is the backstop.
-    const stop =
-      untilMs === undefined
-        ? undefined
-        : setTimeout(() => events.cancel(), Math.max(0, untilMs - Date.now()) + (served ? 1000 : 0))
+    // A stage that took --until ends the stream itself; one that ignored it is ended here once
+    // `until` has passed and the stream has been quiet for a moment (never in the middle of a replay).
+    let lastEvent = Date.now()
+    let stop: NodeJS.Timeout | undefined
+    const check = () => {
+      const wait = served
+        ? Math.max(0, untilMs! - Date.now(), lastEvent + UNTIL_QUIET_MS - Date.now())
+        : untilMs! - Date.now()
+      if (wait <= 0) events.cancel()
+      else stop = setTimeout(check, wait)
+    }
+    if (untilMs !== undefined) check()
     try {
       for await (const event of events) {
+        lastEvent = Date.now()
         const docker = toDockerEvent(event)
         if (!served) {
           const at = eventNanos(docker)
