@@ -76,6 +76,15 @@ describe('aggregate', () => {
     controller.abort()
   })
 
+  it('routes Get NAME to the owner, by qualified or bare name', async () => {
+    const { client, controller } = await twoHosts()
+    expect(await client.get(['east:web'])).toMatchObject({ name: 'web', state: 'created' })
+    expect(await client.get(['db'])).toMatchObject({ name: 'db' })
+    await expect(client.get(['nosuch'])).rejects.toThrow(NotFoundError)
+    expect(await client.get()).toMatchObject({ members: [{ name: 'east' }, { name: 'west' }] })
+    controller.abort()
+  })
+
   it('routes Attach to the owner, by qualified or bare name', async () => {
     const { client, controller } = await twoHosts()
     const east = await client.attach('east:web')

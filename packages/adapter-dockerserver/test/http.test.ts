@@ -163,6 +163,27 @@ describe('dockerserver HTTP', () => {
     expect(refused).toEqual(['Ls --long', 'Ls', 'Attach web'])
   })
 
+  it('inspects with one Get NAME when the next stage answers it, else Attach + Get', async () => {
+    const seen: string[] = []
+    const backend = fakeBackend(seen)
+    const host = new Server({
+      onGet: (args) => {
+        seen.push(`Get ${args.join(' ')}`)
+        if (args[0] === 'web') return { name: 'web', image: 'nginx', state: 'running' }
+        if (args[0] === 'self') return { engine: 'me' } // describes itself: not the child
+        throw new NotFoundError(`no child named ${args[0]}`)
+      },
+      catchAll: (message) => backend.send(message),
+    })
+    const s = await start(host)
+    const web = await request(s, 'GET', '/containers/web/json')
+    expect(JSON.parse(web.body)).toMatchObject({ Name: '/web', State: { Status: 'running' } })
+    expect(seen).toEqual(['Get web'])
+    seen.length = 0
+    expect((await request(s, 'GET', '/containers/self/json')).status).toBe(404)
+    expect(seen.slice(0, 2)).toEqual(['Get self', 'Attach self'])
+  })
+
   it('finds a child by id prefix, and answers 404 JSON for a missing one', async () => {
     const s = await start()
     const [row] = JSON.parse((await request(s, 'GET', '/containers/json')).body)

@@ -173,7 +173,26 @@ export function aggregate(members: Member[], options: AggregateOptions = {}): Se
       )
       return lists.flat()
     },
-    onGet: () => ({ members: members.map((m) => ({ name: m.name, spec: m.spec })) }),
+    onGet: async (args, context) => {
+      if (args.length === 0) return { members: members.map((m) => ({ name: m.name, spec: m.spec })) }
+      if (args.length > 1)
+        throw new InvalidArgumentError(
+          `${P} usage: Get [MEMBER${SEPARATOR}NAME | NAME]; got ${JSON.stringify(args)}`,
+        )
+      // Get NAME: that child's Get, from its owner (docs/VERBS.md rule 8), routed like Attach.
+      const [name] = args as [string]
+      const qualified = split(name)
+      if (qualified)
+        return clients.get(qualified.member.name)!.get([qualified.child], { signal: context.signal })
+      for (const member of members) {
+        try {
+          return await clients.get(member.name)!.get([name], { signal: context.signal })
+        } catch (error) {
+          if (!isLibswarmError(error, 'NOT_FOUND')) throw error
+        }
+      }
+      throw new NotFoundError(`${P} no member has ${JSON.stringify(name)}`)
+    },
     onStart: async (_args, context) => {
       await forAll(members, (m) => clients.get(m.name)!.start([], { signal: context.signal }))
     },

@@ -46,6 +46,9 @@ export function dockerClient(options: DockerClientOptions = {}, parsed?: Docker.
   return engine.root()
 }
 
+/** What a container name or id can be (a leading "/" allowed). */
+const CONTAINER_REF = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+
 const ATTACH_USAGE = 'expected Attach NAME [--logs | --follow] [--tail=N]'
 const STOP_USAGE = 'expected Stop [--time=SECONDS] [--rm] [--force]'
 
@@ -107,7 +110,7 @@ export class Engine {
         }
         // A container name or id is [a-zA-Z0-9][a-zA-Z0-9_.-]* (a leading "/" allowed): anything else
         // (../../etc/passwd) would make a request path the engine redirects elsewhere.
-        if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name))
+        if (!CONTAINER_REF.test(name))
           throw new NotFoundError(`[adapter-docker] no container named ${JSON.stringify(name)}`)
         // Attach answers only for a container that exists (NotFound otherwise).
         const info = await this.#call(() => this.docker.getContainer(name).inspect())
@@ -128,7 +131,18 @@ export class Engine {
         if (start) await this.#call(() => created.start())
         return this.container(created.id)
       },
-      onGet: async () => {
+      onGet: async (args) => {
+        if (args.length > 1)
+          throw new InvalidArgumentError(
+            `[adapter-docker] Get takes one container name or id at most, got ${JSON.stringify(args)}: expected Get (the engine) or Get NAME (docker inspect)`,
+          )
+        if (args.length === 1) {
+          // Get NAME on the engine: that container's Get (docs/VERBS.md rule 8), one engine call.
+          const name = args[0]!
+          if (!CONTAINER_REF.test(name))
+            throw new NotFoundError(`[adapter-docker] no container named ${JSON.stringify(name)}`)
+          return this.#call(() => this.docker.getContainer(name).inspect())
+        }
         const [version, info] = await Promise.all([
           this.#call(() => this.docker.version()),
           this.#call(() => this.docker.info()),

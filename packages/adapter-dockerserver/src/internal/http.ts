@@ -610,6 +610,19 @@ class DockerApi {
   }
 
   async #inspectOne(ref: string, signal: AbortSignal): Promise<Json> {
+    // Get NAME on the next stage (rule 8 of docs/VERBS.md): one round trip. A stage that does not
+    // take it refuses it or describes itself instead; then Attach + Get.
+    try {
+      const described = await this.#root.get([ref], { signal })
+      if (describes(described, ref)) return toInspect(ref, described)
+    } catch (error) {
+      if (
+        !isLibswarmError(error, 'NOT_FOUND') &&
+        !isLibswarmError(error, 'INVALID_ARGUMENT') &&
+        !isLibswarmError(error, 'NOT_IMPLEMENTED')
+      )
+        throw error
+    }
     const { child, name } = await this.#open(ref, [], signal).then((o) => {
       o.output.cancel()
       return o
@@ -921,6 +934,15 @@ class DockerApi {
     }
     c.res.end()
   }
+}
+
+/** True when a `Get NAME` answer describes child `ref` (a Docker inspect result, or by name or id). */
+function describes(described: unknown, ref: string): boolean {
+  if (isDockerInspect(described)) return true
+  if (typeof described !== 'object' || described === null) return false
+  const d = described as Json
+  const id = [d.id, d.Id, d.ID].find((v) => typeof v === 'string') as string | undefined
+  return d.name === ref || (/^[0-9a-f]{1,64}$/.test(ref) && id?.startsWith(ref) === true)
 }
 
 /** A Docker event's time in nanoseconds since the epoch. */
