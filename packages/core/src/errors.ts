@@ -7,6 +7,7 @@
  * Unauthorized, Unavailable, InvalidArgument) and name themselves in the message:
  * `[adapter-consul] missing required option "address"`.
  */
+import { describeReason } from './internal/describe.ts'
 
 /** Options every libswarm error accepts. */
 export interface LibswarmErrorOptions {
@@ -246,15 +247,4 @@ export function abortErrorFrom(signal: AbortSignal): Error {
     reason === undefined ? 'the operation was aborted' : `aborted: ${describeReason(reason)}`,
     { cause: reason },
   )
-}
-
-function describeReason(reason: unknown): string {
-  if (reason === undefined) return 'no reason given'
-  if (reason instanceof Error) return reason.message
-  if (typeof reason === 'string') return reason
-  try {
-    return JSON.stringify(reason) ?? String(reason)
-  } catch {
-    return String(reason)
-  }
 }

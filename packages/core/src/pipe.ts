@@ -1,5 +1,6 @@
 import { type OperationOptions, RECEIVER, type Receiver, SENDER, type Sender } from './channel.ts'
 import { abortErrorFrom, ChannelAbortedError, ChannelClosedError } from './errors.ts'
+import { listen, Queue, settle, type Waiter } from './internal/queue.ts'
 
 /** Options of {@link pipe}. */
 export interface PipeOptions {
@@ -20,69 +21,8 @@ const CLOSED = 1 // the sender closed: drain, then end
 const ABORTED = 2 // the sender aborted: error now
 const CANCELLED = 3 // the receiver stopped reading
 
-interface Waiter<T> {
-  resolve(value: T): void
-  reject(error: unknown): void
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-}
-
 interface PendingSend<T> extends Waiter<void> {
   value: T
-}
-
-/** A FIFO with amortised O(1) shift. */
-class Queue<T> {
-  private items: (T | undefined)[] = []
-  private head = 0
-
-  get length(): number {
-    return this.items.length - this.head
-  }
-
-  push(item: T): void {
-    this.items.push(item)
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined
-    const item = this.items[this.head]
-    this.items[this.head++] = undefined
-    if (this.head === this.items.length) {
-      this.items.length = 0
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return item
-  }
-
-  remove(item: T): void {
-    const index = this.items.indexOf(item, this.head)
-    if (index >= 0) this.items.splice(index, 1)
-  }
-
-  clear(): T[] {
-    const rest = this.items.slice(this.head) as T[]
-    this.items = []
-    this.head = 0
-    return rest
-  }
-}
-
-function listen<W extends Waiter<any>>(waiter: W, queue: Queue<W>): void {
-  const signal = waiter.signal
-  if (!signal) return
-  waiter.onAbort = () => {
-    queue.remove(waiter)
-    waiter.reject(abortErrorFrom(signal))
-  }
-  signal.addEventListener('abort', waiter.onAbort, { once: true })
-}
-
-function unlisten(waiter: Waiter<any>): void {
-  if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort)
 }
 
 /** The state shared by the two ends of one in-memory channel. */
@@ -117,7 +57,7 @@ class PipeCore<T> {
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal))
     const reader = this.readers.shift()
     if (reader) {
-      unlisten(reader)
+      settle(reader)
       reader.resolve(value)
       return RESOLVED
     }
@@ -138,7 +78,7 @@ class PipeCore<T> {
       const value = this.buffer.shift() as T
       const writer = this.writers.shift()
       if (writer) {
-        unlisten(writer)
+        settle(writer)
         this.buffer.push(writer.value)
         writer.resolve()
       }
@@ -146,7 +86,7 @@ class PipeCore<T> {
     }
     const writer = this.writers.shift()
     if (writer) {
-      unlisten(writer)
+      settle(writer)
       writer.resolve()
       return writer.value
     }
@@ -196,14 +136,14 @@ class PipeCore<T> {
 
   private failReaders(): void {
     for (const reader of this.readers.clear()) {
-      unlisten(reader)
+      settle(reader)
       reader.reject(this.receiveError())
     }
   }
 
   private failWriters(): void {
     for (const writer of this.writers.clear()) {
-      unlisten(writer)
+      settle(writer)
       writer.reject(this.sendError())
     }
   }

@@ -19,6 +19,8 @@ import {
   ProtocolError,
   SessionClosedError,
 } from '../errors.ts'
+import { describeReason as describe } from '../internal/describe.ts'
+import { Queue, settle, type Waiter, waitOn } from '../internal/queue.ts'
 import { receiverIterator } from '../pipe.ts'
 import { AttachmentKind, type FileHandleLike, isWebReadable, isWebWritable, StreamFlags } from '../streams.ts'
 import type { Link, PeerInfo } from '../transport.ts'
@@ -85,81 +87,6 @@ const schedule: (fn: () => void) => void =
 
 function unref(timer: unknown): void {
   ;(timer as { unref?: () => void } | undefined)?.unref?.()
-}
-
-/** A FIFO with amortised O(1) shift. */
-class Queue<T> {
-  private items: (T | undefined)[] = []
-  private head = 0
-  get length(): number {
-    return this.items.length - this.head
-  }
-  push(item: T): void {
-    this.items.push(item)
-  }
-  peek(): T | undefined {
-    return this.items[this.head]
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined
-    const item = this.items[this.head]
-    this.items[this.head++] = undefined
-    if (this.head === this.items.length) {
-      this.items.length = 0
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return item
-  }
-  remove(item: T): void {
-    const index = this.items.indexOf(item, this.head)
-    if (index >= 0) this.items.splice(index, 1)
-  }
-  clear(): T[] {
-    const rest = this.items.slice(this.head) as T[]
-    this.items = []
-    this.head = 0
-    return rest
-  }
-}
-
-interface Waiter<T> {
-  resolve(value: T): void
-  reject(error: unknown): void
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-}
-
-function waitOn<T>(queue: Queue<Waiter<T>>, signal: AbortSignal | undefined): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const waiter: Waiter<T> = { resolve, reject, signal, onAbort: undefined }
-    queue.push(waiter)
-    if (signal) {
-      waiter.onAbort = () => {
-        queue.remove(waiter)
-        reject(abortErrorFrom(signal))
-      }
-      signal.addEventListener('abort', waiter.onAbort, { once: true })
-    }
-  })
-}
-
-function settle<T>(waiter: Waiter<T>): Waiter<T> {
-  if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort)
-  return waiter
-}
-
-function describe(reason: unknown): string {
-  if (reason === undefined) return 'no reason given'
-  if (reason instanceof Error) return reason.message
-  if (typeof reason === 'string') return reason
-  try {
-    return JSON.stringify(reason) ?? String(reason)
-  } catch {
-    return String(reason)
-  }
 }
 
 /** What every stream of a session answers to. */
