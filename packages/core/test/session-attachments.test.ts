@@ -7,7 +7,6 @@ import { join } from 'node:path'
 import type { Duplex, Readable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  ChannelClosedError,
   createSession,
   DecodeError,
   encodeFrame,
