@@ -6,14 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Duplex, Readable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  createSession,
-  DecodeError,
-  encodeFrame,
-  encodeHello,
-  type Link,
-  linkPair,
-} from '../src/index.ts'
+import { createSession, DecodeError, encodeFrame, encodeHello, type Link, linkPair } from '../src/index.ts'
 import { bounded, pairSessions } from './session-helpers.ts'
 
 let dir: string | undefined
