@@ -6,10 +6,10 @@ import { writeFileSync } from 'node:fs'
 import { connect, listen, type Session, UnauthorizedError, UnavailableError } from '@libswarm/core'
 import { drive, within, writeAll } from '@libswarm/transport-compliance'
 import { type Certs, makeCerts } from '@libswarm/transport-compliance/certs'
+import { findBinary, freePort, type RealServer, startProcess } from '@libswarm/transport-compliance/proxy'
+import { requestResponse } from '@libswarm/transport-compliance/scenario'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { http2 } from '../src/index.ts'
-import { findBinary, freePort, type RealServer, startProcess } from './proxy.ts'
-import { requestResponse } from './scenario.ts'
 
 const nghttpx = findBinary('nghttpx')
 if (!nghttpx && process.env.CI) {

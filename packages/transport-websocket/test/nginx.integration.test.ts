@@ -5,11 +5,11 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { connect, listen, type Session, UnauthorizedError, UnavailableError } from '@libswarm/core'
 import { drive, within, writeAll } from '@libswarm/transport-compliance'
+import { findBinary, freePort, type RealServer, startProcess } from '@libswarm/transport-compliance/proxy'
+import { requestResponse } from '@libswarm/transport-compliance/scenario'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { dialBrowserWebSocket, type WebSocketConstructor, websocket } from '../src/index.ts'
-import { findBinary, freePort, type RealServer, startProcess } from './proxy.ts'
-import { requestResponse } from './scenario.ts'
 
 const nginx = findBinary('nginx')
 if (!nginx && process.env.CI) {

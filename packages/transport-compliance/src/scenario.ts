@@ -1,3 +1,4 @@
+/** A request/response scenario with byte streams both ways, run across a real session (e.g. through a proxy). */
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { pipe, type Receiver, type Sender, type Session } from '@libswarm/core'

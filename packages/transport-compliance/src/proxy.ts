@@ -1,3 +1,7 @@
+/**
+ * Test helpers for transports tested through a real reverse proxy: find the proxy binary, pick a
+ * free port, start the process in a temp dir and wait for it, stop it by PID.
+ */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
