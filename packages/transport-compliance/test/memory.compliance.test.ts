@@ -21,6 +21,7 @@ compliance({
         'bad-bytes > frames after END',
         'bad-bytes > a malformed CREDIT frame',
         'limits > handshakeTimeout ends a connection that never says hello',
+        'limits > a peer that hung up before the session started is reported at once',
         'limits > idleTimeout ends a session whose peer went silent',
         'kill > a peer killed mid-stream: pending calls reject within a second',
       ],

@@ -51,7 +51,12 @@ async function server(options: TlsOptions) {
 }
 
 /** Dials and reports how the client ended up refused: either the dial or the link's first event. */
-async function refusal(url: URL, options: TlsOptions, dialHost?: string): Promise<Error> {
+async function refusal(
+  url: URL,
+  options: TlsOptions,
+  dialHost?: string,
+  beforeStart?: () => Promise<unknown>,
+): Promise<Error> {
   const target = dialHost ? new URL(`tls://${dialHost}:${url.port}`) : url
   let link: Link
   try {
@@ -60,6 +65,7 @@ async function refusal(url: URL, options: TlsOptions, dialHost?: string): Promis
     return error as Error
   }
   cleanups.push(() => link.destroy())
+  await beforeStart?.()
   // TLS 1.3: the server checks the client certificate after the client's handshake completed, so
   // the refusal arrives as an alert on the link.
   const seen = await record(link).finished()
@@ -141,6 +147,23 @@ describe.skipIf(!available)('tls transport', () => {
       const serverError = await waitRefused()
       expect(serverError).toBeInstanceOf(UnauthorizedError)
       expect(serverError.message).toMatch(serverMessage)
+    })
+
+    it('also when the client link starts only after the server hung up', async () => {
+      const { listener, waitRefused } = await server({
+        ...certs.server,
+        ca: certs.ca,
+        requireClientCert: true,
+      })
+      const clientOptions = typeof client === 'string' ? certs[client as 'client'] : client
+      // The server's close reaches the client before anything listens on the link (a busy event
+      // loop between the dial and the session's start); it must not be lost.
+      const error = await refusal(listener.url, { ca: certs.ca, ...clientOptions }, undefined, async () => {
+        await waitRefused()
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      })
+      expect(error).toBeInstanceOf(UnauthorizedError)
+      expect(error.message).toMatch(dialer)
     })
   })
 

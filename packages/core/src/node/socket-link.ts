@@ -77,15 +77,6 @@ export function socketLink(
           handlers.close()
         },
       })
-      if (socket.destroyed) {
-        queueMicrotask(() => {
-          if (done) return
-          done = true
-          const error = socket.errored
-          if (error) handlers.error(describe(error))
-          else handlers.close()
-        })
-      }
     },
     write(chunk, fds) {
       if (fds !== undefined && fds.length > 0) {

@@ -26,24 +26,44 @@ export function duplexLink(duplex: Duplex, peer: PeerInfo, options: DuplexLinkOp
   // Buffer events until start(): data that arrives before the session is ready is kept.
   duplex.pause()
   let handlers: LinkHandlers | undefined
-  let closed = false
+  // The Link contract: `end` at most once, and nothing after `error` or `close`.
+  let endReported = false
+  let terminal = false
   return {
     peer,
     start(h) {
       if (handlers) throw new Error('duplexLink: start() may only be called once')
       handlers = h
+      const end = () => {
+        if (endReported || terminal) return
+        endReported = true
+        h.end()
+      }
+      const fail = (error: Error | null | undefined) => {
+        if (terminal) return
+        terminal = true
+        if (error) h.error(error)
+        else h.close()
+      }
       duplex.on('data', (chunk: Buffer | string) => {
-        h.data(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk)
+        if (!terminal) h.data(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk)
       })
-      duplex.on('end', () => h.end())
-      duplex.on('error', (error) => h.error(error))
-      duplex.on('drain', () => h.drain())
-      duplex.on('close', () => {
-        if (closed) return
-        closed = true
-        h.close()
+      duplex.on('end', end)
+      duplex.on('error', fail)
+      duplex.on('drain', () => {
+        if (!terminal) h.drain()
       })
+      duplex.on('close', () => fail(undefined))
       duplex.resume()
+      // Events that fired before start() had no listener: the peer may already have ended its side
+      // (a TLS 1.3 server that refuses our certificate closes right after the handshake) or the
+      // stream may be gone. Report that now, or the session waits for an event that never comes.
+      if (duplex.readableEnded || duplex.destroyed) {
+        queueMicrotask(() => {
+          if (duplex.readableEnded) end()
+          if (duplex.destroyed) fail(duplex.errored)
+        })
+      }
     },
     write(chunk) {
       if (duplex.destroyed || duplex.writableEnded) return true

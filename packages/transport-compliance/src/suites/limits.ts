@@ -1,4 +1,4 @@
-import { LimitExceededError } from '@libswarm/core'
+import { createSession, LibswarmError, LimitExceededError } from '@libswarm/core'
 import { expect } from 'vitest'
 import { bounded, type SuiteContext } from '../internal/harness.ts'
 import { rawHandshake } from '../internal/raw.ts'
@@ -36,6 +36,29 @@ export function limitsSuite(ctx: SuiteContext): void {
     expect(
       fixture.errors.some((e) => e instanceof LimitExceededError && e.limit === 'handshakeTimeout'),
     ).toBe(true)
+  })
+
+  test('limits', 'a peer that hung up before the session started is reported at once', async () => {
+    // The server gives up on a silent client after 200 ms and closes the connection. The client's
+    // link only starts after that (as when a TLS 1.3 server refuses a client certificate right
+    // after the handshake): the end that came first must still reach the session.
+    await using fixture = await ctx.listener({ serverLimits: { handshakeTimeout: 200 } })
+    const link = await ctx.rawLink(fixture.listener.url)
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    const started = Date.now()
+    const outcome = await createSession(link, {
+      role: 'client',
+      limits: { handshakeTimeout: 20_000 },
+    }).then(
+      (session) => {
+        session.abort('test over')
+        return new Error('the handshake succeeded with a peer that had hung up')
+      },
+      (error: unknown) => error,
+    )
+    expect(outcome).toBeInstanceOf(LibswarmError)
+    expect(outcome).not.toBeInstanceOf(LimitExceededError)
+    expect(Date.now() - started).toBeLessThan(5000)
   })
 
   test('limits', 'idleTimeout ends a session whose peer went silent', async () => {

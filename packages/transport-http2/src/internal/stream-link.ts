@@ -72,7 +72,7 @@ export function streamLink(
       source.on('data', (chunk: Uint8Array) => {
         if (!done) h.data(chunk)
       })
-      source.on('end', () => {
+      const onEnd = (): void => {
         ended = true
         if (done) return
         // A reset stream also ends its readable side: that is the link failing, not the peer's end.
@@ -82,12 +82,16 @@ export function streamLink(
           return
         }
         h.end()
-      })
+      }
+      source.on('end', onEnd)
       stream.on('drain', () => {
         if (!done) h.drain()
       })
-      // It ended before the session started: report how.
-      if (stream.closed) queueMicrotask(() => finish(early ?? closeError(stream, describe, ended)))
+      // It ended before the session started: report how. A peer that only ended its side then
+      // (its 'end' fired with no listener) is reported as that end.
+      if (stream.closed) {
+        queueMicrotask(() => finish(early ?? closeError(stream, describe, ended || source.readableEnded)))
+      } else if (source.readableEnded) queueMicrotask(onEnd)
     },
     canPassFds: false,
     write(chunk, fds) {
