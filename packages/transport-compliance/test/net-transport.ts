@@ -2,6 +2,7 @@
 import { once } from 'node:events'
 import net from 'node:net'
 import { duplexLink, type Link, type LinkListener, pipe, type Transport } from '@libswarm/core'
+import { listenError } from '@libswarm/core/node'
 
 export function netTransport(): Transport {
   return {
@@ -29,8 +30,10 @@ export function netTransport(): Transport {
         }
         push.send(link).catch(() => socket.destroy())
       })
-      server.listen(Number(url.port || 0), url.hostname)
-      await once(server, 'listening')
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (error) => reject(listenError('net', url.href, error)))
+        server.listen(Number(url.port || 0), url.hostname, resolve)
+      })
       const port = (server.address() as net.AddressInfo).port
       const listener: LinkListener = {
         url: new URL(`tcp://${url.hostname}:${port}`),

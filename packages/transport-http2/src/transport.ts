@@ -14,7 +14,6 @@ import type { AddressInfo } from 'node:net'
 import type { SecureContextOptions } from 'node:tls'
 import {
   abortErrorFrom,
-  ConflictError,
   type DialOptions,
   HandshakeError,
   InvalidArgumentError,
@@ -26,7 +25,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import type { TokenCheck } from '@libswarm/core/node'
+import { listenError, type TokenCheck } from '@libswarm/core/node'
 import { refuse } from './internal/refuse.ts'
 import { streamLink } from './internal/stream-link.ts'
 import { http2Handler, LIBSWARM_CONTENT_TYPE } from './server.ts'
@@ -453,21 +452,7 @@ async function listen(url: URL, options: ListenAll): Promise<LinkListener> {
   })
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error & { code?: string }) => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new ConflictError(
-              `[transport-http2] cannot listen on ${target.printable}: the address is in use`,
-              {
-                cause: error,
-              },
-            )
-          : new UnavailableError(`[transport-http2] cannot listen on ${target.printable}: ${error.message}`, {
-              cause: error,
-              retryable: false,
-            }),
-      )
-    }
+    const onError = (error: Error) => reject(listenError('transport-http2', target.printable, error))
     server.once('error', onError)
     server.listen(target.port, target.host, () => {
       server.off('error', onError)

@@ -143,7 +143,7 @@ function listenError(path: string, cause: unknown): LibswarmError {
   switch (code) {
     case 'EADDRINUSE':
       return new UnavailableError(
-        `[${PKG}] cannot listen on ${target}: another server is listening there; stop it or pick another path`,
+        `[${PKG}] cannot listen on ${target}: the address is already in use (another server is listening there); stop it or pick another path`,
         { cause },
       )
     case 'EACCES':

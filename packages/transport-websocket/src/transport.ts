@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net'
 import type { SecureContextOptions } from 'node:tls'
 import {
   abortErrorFrom,
-  ConflictError,
   type DialOptions,
   InvalidArgumentError,
   type Link,
@@ -14,7 +13,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import type { TokenCheck } from '@libswarm/core/node'
+import { listenError, type TokenCheck } from '@libswarm/core/node'
 import { WebSocket } from 'ws'
 import {
   checkToken,
@@ -258,24 +257,7 @@ async function listen(url: URL, options: WebSocketTransportOptions & ListenOptio
   server.on('clientError', (_error, socket) => socket.destroy())
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error & { code?: string }) => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new ConflictError(
-              `[transport-websocket] cannot listen on ${target.printable}: the address is in use`,
-              {
-                cause: error,
-              },
-            )
-          : new UnavailableError(
-              `[transport-websocket] cannot listen on ${target.printable}: ${error.message}`,
-              {
-                cause: error,
-                retryable: false,
-              },
-            ),
-      )
-    }
+    const onError = (error: Error) => reject(listenError('transport-websocket', target.printable, error))
     server.once('error', onError)
     server.listen(target.port, target.host, () => {
       server.off('error', onError)

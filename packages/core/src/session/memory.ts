@@ -167,8 +167,8 @@ export function memoryName(url: URL): string {
 export function registerMemoryEndpoint(url: URL, endpoint: MemoryEndpoint): () => void {
   const name = memoryName(url)
   if (endpoints.has(name)) {
-    throw new InvalidArgumentError(
-      `memory://${name} is already listening; close that listener or pick another name`,
+    throw new UnavailableError(
+      `cannot listen on memory://${name}: it is already in use; close that listener or pick another name`,
     )
   }
   endpoints.set(name, endpoint)

@@ -1,4 +1,11 @@
-import { ChannelClosedError, pipe, type Receiver, type Sender } from '@libswarm/core'
+import {
+  ChannelClosedError,
+  listen,
+  pipe,
+  type Receiver,
+  type Sender,
+  UnavailableError,
+} from '@libswarm/core'
 import { expect } from 'vitest'
 import { bounded, type SuiteContext } from '../internal/harness.ts'
 
@@ -9,6 +16,27 @@ export function baseSuite(ctx: SuiteContext): void {
     expect(pair.client.peer.transport).toBeTruthy()
     expect(pair.server.peer.transport).toBeTruthy()
     expect(pair.client.codec).toBe(pair.server.codec)
+    expect(pair.listener.url).toBeInstanceOf(URL)
+  })
+
+  test('base', 'listening on an address in use is an UnavailableError that says so', async () => {
+    await using fixture = await ctx.listener()
+    const transport = await ctx.setup.transport()
+    const error = await listen(fixture.listener.url, {
+      transports: transport ? [transport] : [],
+      listenOptions: ctx.setup.listenOptions,
+    }).then(
+      async (second) => {
+        await second.close()
+        return new Error(`a second listener opened on ${fixture.listener.url.href}`)
+      },
+      (error: unknown) => error,
+    )
+    expect(error).toBeInstanceOf(UnavailableError)
+    expect((error as Error).message).toMatch(/in use/)
+    expect((error as Error).message).toContain(fixture.listener.url.protocol)
+    // The first listener is unharmed.
+    await using pair = await ctx.pair()
     expect(pair.listener.url).toBeInstanceOf(URL)
   })
 
