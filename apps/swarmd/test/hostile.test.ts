@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { run, start, tempDir } from './helpers.ts'
@@ -155,6 +156,26 @@ describe('hostile flags: exit 2 with a clear message', () => {
     expect(result.stderr).toContain('does not exist')
     expectNoCrash(result.stderr)
   }, 60_000)
+
+  it.each(['tcp', 'ws', 'http2'])(
+    'a --listen %s:// port that another server holds is a failure that says "in use" (exit 1)',
+    async (scheme) => {
+      const holder = createServer()
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+      try {
+        const { port } = holder.address() as AddressInfo
+        const url = `${scheme}://127.0.0.1:${port}${scheme === 'tcp' ? '' : '/swarm'}`
+        const result = await run(['-q', '--listen', url, 'simulator'])
+        expect(result.code).toBe(1)
+        expect(result.stderr).toContain(`${scheme}://127.0.0.1:${port}`)
+        expect(result.stderr).toContain('already in use')
+        expectNoCrash(result.stderr)
+      } finally {
+        holder.close()
+      }
+    },
+    60_000,
+  )
 
   it('bad remote URLs print the usage line, exit 2', async () => {
     using dir = tempDir()

@@ -26,6 +26,8 @@ function childrenOf(pid: number): number[] {
 describe.each([
   { transport: 'tcp', url: () => 'tcp://127.0.0.1:0' },
   { transport: 'unix', url: (dir: string) => `unix://${join(dir, 'swarmd.sock')}` },
+  { transport: 'ws', url: () => 'ws://127.0.0.1:0/swarm' },
+  { transport: 'http2', url: () => 'http2://127.0.0.1:0/swarm' },
 ])('--listen on $transport with a second swarmd using remote', ({ transport, url }) => {
   it('drives the remote pipeline through a local cli, then SIGTERM leaves nothing behind', async () => {
     using dir = tempDir()
