@@ -123,6 +123,17 @@ describe.each(modes)('exec --libswarm over $mode', ({ mode, flags }) => {
     expect(exists(pid)).toBe(false)
     expect(zombies()).toEqual([])
   })
+
+  it('a child that dies while it handles a call: that call fails saying how the child ended', async () => {
+    const { client, seen } = await spawnFixture(['die-in-start'])
+    const { pid } = await client.get<{ pid: number }>()
+    const death = `[adapter-exec] node (pid ${pid}) was killed by SIGKILL`
+    await expect(client.start()).rejects.toMatchObject({ name: 'UnavailableError', message: death })
+    await expect
+      .poll(() => seen.find((m) => m.verb === 'Error')?.args, { timeout: 10_000 })
+      .toEqual([death, 'EXITED'])
+    expect(exists(pid)).toBe(false)
+  })
 })
 
 describe('spawnWorker: children that do not speak libswarm', () => {

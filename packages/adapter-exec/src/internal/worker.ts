@@ -113,15 +113,25 @@ export async function spawnWorker(options: WorkerOptions): Promise<Worker> {
   logs.read(child.stderr)
   if (ipc) logs.read(child.stdout)
 
+  // Once the child has exited, its session ends saying how, and so does every call still waiting.
+  let session: Session | undefined
+  let death: string | undefined
+  const died = exited.then((how) => {
+    death = `[adapter-exec] ${name} (pid ${pid}) ${describeExit(how)}`
+    session?.abort(new UnavailableError(death))
+    return death
+  })
   const peer = { transport: 'exec', address: `${name} (pid ${pid})` }
-  const link: Link = ipc
-    ? ipcLink(child as unknown as IpcChannel, peer)
-    : duplexLink(Duplex.from({ readable: child.stdout!, writable: child.stdin! }), peer)
+  const link = untilExited(
+    ipc
+      ? ipcLink(child as unknown as IpcChannel, peer)
+      : duplexLink(Duplex.from({ readable: child.stdout!, writable: child.stdin! }), peer),
+    died,
+  )
   child.stdin?.on('error', () => {})
 
   const timeout = options.handshakeTimeout ?? 10_000
   const handshake = AbortSignal.timeout(timeout)
-  let session: Session | undefined
   const stop = async (): Promise<void> => {
     stopping = true
     if (session) {
@@ -164,11 +174,8 @@ export async function spawnWorker(options: WorkerOptions): Promise<Worker> {
     throw error
   }
 
-  let death: string | undefined
-  void exited.then((how) => {
-    death = `[adapter-exec] ${name} (pid ${pid}) ${describeExit(how)}`
-    session?.abort(new UnavailableError(death))
-    if (!stopping) void out.send({ verb: 'Error', args: [death, 'EXITED'] }).catch(() => {})
+  void died.then((message) => {
+    if (!stopping) void out.send({ verb: 'Error', args: [message, 'EXITED'] }).catch(() => {})
   })
   const service = handler(async (message: Message) => {
     if (death !== undefined) return replyError(message.ret, new UnavailableError(`${death}; spawn it again`))
@@ -183,6 +190,36 @@ export async function spawnWorker(options: WorkerOptions): Promise<Worker> {
   })
   options.signal?.addEventListener('abort', () => void stop().finally(() => service.close()), { once: true })
   return { service, pid, exited, stop }
+}
+
+/**
+ * `link`, with its end and failure held back until `died` has settled (the child exited and its
+ * session was ended with how; at most `wait` ms). A dying child's pipes close a moment before its
+ * exit is reported: without this, every pending call would say "the connection was closed" instead
+ * of "was killed by SIGKILL".
+ */
+function untilExited(link: Link, died: Promise<unknown>, wait = 1000): Link {
+  const settled = Promise.race([died, delay(wait)])
+  return {
+    peer: link.peer,
+    canPassFds: link.canPassFds,
+    start(handlers) {
+      const later = (report: () => void) => void settled.then(report)
+      link.start({
+        data: (chunk, fds) => handlers.data(chunk, fds),
+        drain: () => handlers.drain(),
+        end: () => later(() => handlers.end()),
+        error: (error) => later(() => handlers.error(error)),
+        close: () => later(() => handlers.close()),
+      })
+    },
+    write: (chunk, fds) => link.write(chunk, fds),
+    writev: link.writev ? (chunks) => link.writev!(chunks) : undefined,
+    end: () => link.end(),
+    destroy: (error) => link.destroy(error),
+    pause: link.pause ? () => link.pause!() : undefined,
+    resume: link.resume ? () => link.resume!() : undefined,
+  }
 }
 
 /** A service that passes every message on to `target`; closing it leaves `target` open. */

@@ -1,5 +1,12 @@
 import { isSender, type Receiver } from '../channel.ts'
-import { ChannelClosedError, RemoteError, TimeoutError, UnavailableError } from '../errors.ts'
+import {
+  ChannelAbortedError,
+  ChannelClosedError,
+  LibswarmError,
+  RemoteError,
+  TimeoutError,
+  UnavailableError,
+} from '../errors.ts'
 import { pipe } from '../pipe.ts'
 import type { Attachment, ByteStream } from '../streams.ts'
 import { MappedReceiver, SKIP } from './internal/map-receiver.ts'
@@ -108,6 +115,9 @@ export class Client {
           cause: error,
         })
       }
+      // The reply channel was aborted with a typed reason (the session carrying the call died, a
+      // backend process ended, a handler aborted it on purpose): that reason is the answer.
+      if (error instanceof ChannelAbortedError && error.reason instanceof LibswarmError) throw error.reason
       throw error
     } finally {
       clearTimeout(timer)
