@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import getReleasePlan from '@changesets/get-release-plan'
 import { describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -68,6 +69,30 @@ describe('workspace rules', () => {
         expect(names.has(entry![1]!), `.changeset/${file} names unknown package ${entry![1]}`).toBe(true)
       }
     }
+  })
+
+  it('plans no major release nobody asked for (the peer-range trap of a 0.x core)', async () => {
+    // Changesets releases a peer dependent as a major when core's new version leaves the plugin's
+    // peer range. From core 1.0.0 on, only a core major does that; on 0.x every core minor would
+    // (docs/RELEASING.md, "How a core release moves the plugins"). The plan is what
+    // `changeset status` prints, read from .changeset/ without git.
+    const plan = await getReleasePlan(root)
+    // Private packages appear with type "none".
+    const releases = plan.releases.filter((r) => r.type !== 'none')
+    const asked = new Set(
+      plan.changesets.flatMap((c) => c.releases.filter((r) => r.type === 'major').map((r) => r.name)),
+    )
+    const core = releases.find((r) => r.name === '@libswarm/core')
+    const unasked = releases
+      .filter((r) => r.type === 'major' && !asked.has(r.name) && core?.type !== 'major')
+      .map((r) => `${r.name} ${r.newVersion}`)
+    expect(
+      unasked,
+      `majors no changeset asked for, next to core ${core?.newVersion}: see docs/RELEASING.md`,
+    ).toEqual([])
+    // Published packages are 1.0.0 or later: a 0.x core would set the trap above again.
+    const below1 = releases.filter((r) => r.newVersion.startsWith('0.')).map((r) => r.name)
+    expect(below1, 'packages the plan releases below 1.0.0').toEqual([])
   })
 
   describe.each(packages.map((p) => ({ ...p, label: p.folder })))(
