@@ -24,6 +24,7 @@ import {
   type Session,
   type SessionListener,
   type Transport,
+  UnauthorizedError,
 } from '@libswarm/core'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Certs, hasOpenssl, makeCerts, type Pair } from './certs.ts'
@@ -158,6 +159,9 @@ export default function tlsMatrix(setup: TlsMatrixSetup): void {
         const { listener } = await serve(certs[cert])
         const error = await refusal(listener, { ca: ca ? certs[ca] : undefined })
         expect(error, 'the dial succeeded').toBeInstanceOf(LibswarmError)
+        expect(error, 'a refused server certificate is an UnauthorizedError').toBeInstanceOf(
+          UnauthorizedError,
+        )
         expect((error as Error).message).toMatch(message)
         expect((error as Error).message).toMatch(/certificate/i)
       })

@@ -25,7 +25,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import { listenError, type TokenCheck } from '@libswarm/core/node'
+import { listenError, serverCertError, type TokenCheck } from '@libswarm/core/node'
 import { refuse } from './internal/refuse.ts'
 import { streamLink } from './internal/stream-link.ts'
 import { http2Handler, LIBSWARM_CONTENT_TYPE } from './server.ts'
@@ -70,19 +70,6 @@ export interface Http2TransportOptions {
   /** Listen: links waiting to be taken before new ones are answered `503`. Default 128. */
   maxPendingLinks?: number
 }
-
-const TLS_CERT_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-])
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -317,12 +304,14 @@ function connectError(error: Error & { code?: string }, target: Target): Error {
       { cause: error },
     )
   }
-  if (TLS_CERT_CODES.has(code)) {
-    return new UnavailableError(
-      `[transport-http2] the TLS certificate of ${target.printable} was not accepted (${code}: ${error.message}); pass tls.ca with the CA that signed it, or fix the host name in the URL`,
-      { cause: error, retryable: false },
-    )
-  }
+  const refused = serverCertError(error, {
+    pkg: 'transport-http2',
+    target: target.printable,
+    host: target.host,
+    caOption: 'tls.ca',
+    servernameOption: 'tls.servername',
+  })
+  if (refused) return refused
   if (
     code.startsWith('ERR_HTTP2') ||
     code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||

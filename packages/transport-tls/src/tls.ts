@@ -26,6 +26,7 @@ import {
   listenError,
   parseHostPort,
   QueueListener,
+  serverCertError,
   socketLink,
   socketReady,
   type TlsIdentity,
@@ -98,53 +99,6 @@ function timeoutOption(name: string, value: unknown): number {
     throw new InvalidArgumentError(`[${PKG}] option "${name}" must be a non-negative number of milliseconds`)
   }
   return value
-}
-
-/** Describes why the server's certificate was not accepted. */
-function serverCertError(
-  target: string,
-  host: string,
-  error: NodeJS.ErrnoException,
-): LibswarmError | undefined {
-  const code = error.code ?? ''
-  const cause = error
-  switch (code) {
-    case 'CERT_HAS_EXPIRED':
-      return new UnauthorizedError(
-        `[${PKG}] refused the server at ${target}: its certificate has expired; the server must renew it`,
-        { cause },
-      )
-    case 'CERT_NOT_YET_VALID':
-      return new UnauthorizedError(
-        `[${PKG}] refused the server at ${target}: its certificate is not valid yet; check the clocks`,
-        { cause },
-      )
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return new UnauthorizedError(
-        `[${PKG}] refused the server at ${target}: its certificate is not for "${host}" (${error.message}); dial a name the certificate lists, or set option "servername"`,
-        { cause },
-      )
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-      return new UnauthorizedError(
-        `[${PKG}] refused the server at ${target}: its certificate is self-signed (or signed by an untrusted root); give its CA in option "ca" to trust it`,
-        { cause },
-      )
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-    case 'CERT_SIGNATURE_FAILURE':
-      return new UnauthorizedError(
-        `[${PKG}] refused the server at ${target}: its certificate is signed by a CA this client does not trust; give that CA in option "ca"`,
-        { cause },
-      )
-    case 'CERT_REVOKED':
-    case 'CERT_REJECTED':
-    case 'CERT_UNTRUSTED':
-    case 'INVALID_CA':
-      return new UnauthorizedError(`[${PKG}] refused the server at ${target}: ${error.message}`, { cause })
-  }
-  return undefined
 }
 
 /** Describes a TLS alert or failure reported by the other side (or a handshake that broke). */
@@ -254,7 +208,7 @@ export function tls(options: TlsOptions = {}): Transport {
         signal,
         timeout: connectTimeout,
         describe: (error) =>
-          serverCertError(target, servername, error) ??
+          serverCertError(error, { pkg: PKG, target, host: servername }) ??
           alertError('server', target, error) ??
           dialError(PKG, target, error),
         timeoutError: () => connectTimeoutError(PKG, target, connectTimeout),

@@ -13,7 +13,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import { listenError, type TokenCheck } from '@libswarm/core/node'
+import { listenError, serverCertError, type TokenCheck } from '@libswarm/core/node'
 import { WebSocket } from 'ws'
 import {
   checkToken,
@@ -57,19 +57,6 @@ export interface WebSocketTransportOptions extends WebSocketDialOptions {
   /** Listen: accepted links waiting for the iterator; more are answered `503`. Default 128. */
   maxPendingLinks?: number
 }
-
-const TLS_CERT_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-])
 
 /**
  * The WebSocket transport (Node): dials with the `ws` package and listens with a `ws` server on its
@@ -167,12 +154,14 @@ function connectError(error: Error & { code?: string }, target: Target): Error {
       { cause: error },
     )
   }
-  if (TLS_CERT_CODES.has(code)) {
-    return new UnavailableError(
-      `[transport-websocket] the TLS certificate of ${target.printable} was not accepted (${code}: ${error.message}); pass tls.ca with the CA that signed it, or fix the host name in the URL`,
-      { cause: error, retryable: false },
-    )
-  }
+  const refused = serverCertError(error, {
+    pkg: 'transport-websocket',
+    target: target.printable,
+    host: target.host,
+    caOption: 'tls.ca',
+    servernameOption: 'tls.servername',
+  })
+  if (refused) return refused
   if (/subprotocol|Invalid Sec-WebSocket|Invalid Upgrade|Invalid WebSocket frame/i.test(error.message)) {
     return notLibswarm(target.printable, error.message)
   }

@@ -48,7 +48,7 @@ http {
 }
 
 describe.skipIf(!nginx)(
-  'through a real nginx reverse proxy (skipped: nginx not installed; apt-get install nginx)',
+  `through a real nginx reverse proxy${nginx ? '' : ' (skipped: nginx not installed; apt-get install nginx)'}`,
   () => {
     const transport = websocket()
     let backendPort: number

@@ -338,9 +338,11 @@ describe('wss', () => {
       tls: { cert: certs.server.cert, key: certs.server.key },
     })
     const error = await transport.dial(listener.url).catch((e) => e)
-    expect(error).toBeInstanceOf(UnavailableError)
+    expect(error).toBeInstanceOf(UnauthorizedError)
     expect(error.retryable).toBe(false)
-    expect(error.message).toMatch(/TLS certificate .* was not accepted.*pass tls\.ca/)
+    expect(error.message).toMatch(
+      /refused the server at .*: its certificate is signed by a CA this client does not trust; give that CA in option "tls\.ca"/,
+    )
     const { client, server } = await pair(listener, { tls: { ca: certs.ca } })
     client.link.write(text('secure'))
     client.link.end()
