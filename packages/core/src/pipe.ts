@@ -1,6 +1,7 @@
 import { type OperationOptions, RECEIVER, type Receiver, SENDER, type Sender } from './channel.ts'
 import { abortErrorFrom, ChannelAbortedError, ChannelClosedError } from './errors.ts'
 import { listen, Queue, settle, type Waiter } from './internal/queue.ts'
+import { type FastSender, ON_CLOSED, TRY_SEND } from './internal/sender-hooks.ts'
 
 /** Options of {@link pipe}. */
 export interface PipeOptions {
@@ -34,6 +35,8 @@ class PipeCore<T> {
   error: Error | undefined
   private closedPromise: Promise<void> | undefined
   private resolveClosed: (() => void) | undefined
+  /** Called once when the channel takes no more values (see {@link ON_CLOSED}). */
+  private closedHooks: (() => void)[] | undefined
 
   /** See {@link Sender.closed}. Made on first use. */
   get closed(): Promise<void> {
@@ -47,6 +50,17 @@ class PipeCore<T> {
   private ended(): void {
     this.resolveClosed?.()
     this.resolveClosed = undefined
+    const hooks = this.closedHooks
+    if (hooks) {
+      this.closedHooks = undefined
+      for (const hook of hooks) hook()
+    }
+  }
+
+  /** See {@link ON_CLOSED}. */
+  onClosed(fn: () => void): void {
+    if (this.state !== OPEN) queueMicrotask(fn)
+    else (this.closedHooks ??= []).push(fn)
   }
 
   constructor(readonly highWaterMark: number) {}
@@ -70,6 +84,22 @@ class PipeCore<T> {
       this.writers.push(writer)
       listen(writer, this.writers)
     })
+  }
+
+  /** See {@link TRY_SEND}: true when `value` was accepted at once. */
+  trySend(value: T): boolean {
+    if (this.state !== OPEN) return false
+    const reader = this.readers.shift()
+    if (reader) {
+      settle(reader)
+      reader.resolve(value)
+      return true
+    }
+    if (this.buffer.length < this.highWaterMark) {
+      this.buffer.push(value)
+      return true
+    }
+    return false
   }
 
   /** Takes the next value if one is ready; `NONE` otherwise. */
@@ -163,12 +193,20 @@ class PipeCore<T> {
 
 const NONE: unique symbol = Symbol('none')
 
-class PipeSender<T> implements Sender<T> {
+class PipeSender<T> implements Sender<T>, FastSender<T> {
   declare readonly [SENDER]: true
   constructor(private readonly core: PipeCore<T>) {}
 
   send(value: T, options?: OperationOptions): Promise<void> {
     return this.core.send(value, options)
+  }
+
+  [TRY_SEND](value: T): boolean {
+    return this.core.trySend(value)
+  }
+
+  [ON_CLOSED](fn: () => void): void {
+    this.core.onClosed(fn)
   }
 
   close(): Promise<void> {
@@ -232,20 +270,22 @@ export function pipe<T = unknown>(options: PipeOptions = {}): [Receiver<T>, Send
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
 
+function iteratorValue<T>(value: T): IteratorResult<T> {
+  return { done: false, value }
+}
+
+function iteratorEnd(error: unknown): IteratorReturnResult<undefined> {
+  if (error instanceof ChannelClosedError) return DONE
+  throw error
+}
+
 /**
  * The async iterator every Receiver uses: ends at ChannelClosedError, throws any other error, and
  * cancels the receiver when the loop is left early.
  */
 export function receiverIterator<T>(receiver: Pick<Receiver<T>, 'receive' | 'cancel'>): AsyncIterator<T> {
   return {
-    next: () =>
-      receiver.receive().then(
-        (value): IteratorResult<T> => ({ done: false, value }),
-        (error: unknown) => {
-          if (error instanceof ChannelClosedError) return DONE
-          throw error
-        },
-      ),
+    next: () => receiver.receive().then(iteratorValue<T>, iteratorEnd),
     return: () => {
       receiver.cancel()
       return Promise.resolve(DONE)

@@ -22,8 +22,16 @@ export interface MsgpackCodecOptions {
 
 /** Encodes a reference as a 5-byte extension payload: stream id (uint32 BE), flags (uint8). */
 export function encodeRefPayload(ref: Ref): Uint8Array {
-  const bytes = new Uint8Array(5)
-  new DataView(bytes.buffer).setUint32(0, ref.id >>> 0)
+  return writeRefPayload(new Uint8Array(5), ref)
+}
+
+/** Writes a reference's 5-byte payload into `bytes` (byte by byte: no DataView per reference). */
+function writeRefPayload(bytes: Uint8Array, ref: Ref): Uint8Array {
+  const id = ref.id >>> 0
+  bytes[0] = id >>> 24
+  bytes[1] = (id >>> 16) & 0xff
+  bytes[2] = (id >>> 8) & 0xff
+  bytes[3] = id & 0xff
   bytes[4] = ref.flags & 0xff
   return bytes
 }
@@ -33,8 +41,8 @@ export function decodeRefPayload(kind: RefKind, data: Uint8Array): Ref {
   if (data.byteLength !== 5) {
     throw new DecodeError(`reference of kind ${kind} has a ${data.byteLength}-byte payload, expected 5`)
   }
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
-  return { kind, id: view.getUint32(0), flags: data[4]! }
+  const id = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0
+  return { kind, id, flags: data[4]! }
 }
 
 function encodeBigInt(value: bigint): Uint8Array {
@@ -67,6 +75,13 @@ function decodeBigInt(data: Uint8Array): bigint {
 const REF_KINDS = new Set<number>(Object.values(RefKind))
 
 class LibswarmExtensions implements ExtensionCodecType<undefined> {
+  /**
+   * One reference's extension, reused: the encoder copies it into its buffer as soon as
+   * `tryToEncode` returns it, before it asks for the next one.
+   */
+  private readonly refData = new Uint8Array(5)
+  private readonly refExt = new ExtData(0, this.refData)
+
   constructor(private readonly hooks: RefHooks | undefined) {}
 
   tryToEncode(object: unknown): ExtData | null {
@@ -83,7 +98,9 @@ class LibswarmExtensions implements ExtensionCodecType<undefined> {
       )
     }
     const assigned = this.hooks.toRef(object, ref.kind, ref.flags)
-    return new ExtData(assigned.kind, encodeRefPayload(assigned))
+    writeRefPayload(this.refData, assigned)
+    ;(this.refExt as { type: number }).type = assigned.kind
+    return this.refExt
   }
 
   decode(data: Uint8Array, type: number): unknown {

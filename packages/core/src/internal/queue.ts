@@ -4,6 +4,8 @@
  */
 import { abortErrorFrom } from '../errors.ts'
 
+const NOTHING: readonly never[] = Object.freeze([])
+
 /** A FIFO with amortised O(1) shift. */
 export class Queue<T> {
   private items: (T | undefined)[] = []
@@ -40,7 +42,13 @@ export class Queue<T> {
     if (index >= 0) this.items.splice(index, 1)
   }
 
-  clear(): T[] {
+  /** Empties the queue; returns what it held (a shared empty array when it held nothing: read only). */
+  clear(): readonly T[] {
+    if (this.head >= this.items.length) {
+      this.items.length = 0
+      this.head = 0
+      return NOTHING as readonly T[]
+    }
     const rest = this.items.slice(this.head) as T[]
     this.items = []
     this.head = 0

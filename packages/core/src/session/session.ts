@@ -21,6 +21,7 @@ import {
 } from '../errors.ts'
 import { describeReason as describe } from '../internal/describe.ts'
 import { Queue, settle, type Waiter, waitOn } from '../internal/queue.ts'
+import { type FastSender, isFastSender, ON_CLOSED, TRY_SEND } from '../internal/sender-hooks.ts'
 import { receiverIterator } from '../pipe.ts'
 import { AttachmentKind, type FileHandleLike, isWebReadable, isWebWritable, StreamFlags } from '../streams.ts'
 import type { Link, PeerInfo } from '../transport.ts'
@@ -385,37 +386,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     this.session.release(this)
   }
 
-  /**
-   * Delivers every message straight into a local Sender (an exported Sender's stream) instead of
-   * queueing it for `receive`. Credit returns as the target accepts each message, so the target's
-   * backpressure reaches the peer; when the target stops accepting, the stream is cancelled.
-   * Each send carries `{ peer }` (the session's {@link PeerInfo}, as the transport authenticated
-   * it), which a service passes to its handlers as `context.peer`; plain channels ignore it.
-   */
-  forward(target: Sender<T>): void {
-    this.target = target
-    this.targetOptions = { peer: this.session.peer }
-    target.closed.then(() => {
-      if (this.state === 0) this.cancel()
-    })
-  }
-
-  private target: Sender<T> | undefined
-  private targetOptions: (OperationOptions & { peer: PeerInfo }) | undefined
-
   private push(entry: Entry): void {
-    const target = this.target
-    if (target) {
-      if (entry.error) {
-        target.abort(entry.error)
-        return
-      }
-      target.send(entry.value as T, this.targetOptions).then(
-        () => this.consume(entry),
-        () => this.cancel(),
-      )
-      return
-    }
     const reader = this.readers.shift()
     if (reader) {
       settle(reader)
@@ -462,7 +433,6 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     this.state = 1
     for (const reader of this.readers.clear()) settle(reader).reject(this.endError())
     this.release()
-    void this.target?.close()
   }
 
   onReset(code: number, reason: string): void {
@@ -471,7 +441,6 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     this.error = resetError(code, reason, 'receive')
     for (const reader of this.readers.clear()) settle(reader).reject(this.error)
     this.release()
-    this.target?.abort(code === ErrorCode.Abort ? reason : this.error)
   }
 
   onCredit(): void {
@@ -484,7 +453,6 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     this.error = error
     for (const reader of this.readers.clear()) settle(reader).reject(error)
     this.release()
-    this.target?.abort(error)
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -497,6 +465,147 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
   }
 }
 Object.defineProperty(InChannel.prototype, RECEIVER, { value: true })
+
+/**
+ * The stream of a local Sender that this side sent to the peer: the peer sends on it, and each
+ * message goes straight into that Sender (no queue here). Credit returns as the Sender accepts each
+ * message, so its backpressure reaches the peer; when it stops accepting, the stream is cancelled.
+ * Each send carries `{ peer }` (the session's {@link PeerInfo}, as the transport authenticated it),
+ * which a service passes to its handlers as `context.peer`; plain channels ignore it.
+ */
+class ForwardChannel<T = unknown> implements StreamEnd {
+  readonly imported = false
+  readonly refKind = RefKind.Receiver
+  /** How many more bytes the peer may send before we grant credit. */
+  private window: number
+  private consumed = 0
+  /** 0 open, 1 ended (END, RESET, a decode error or the session's end), 2 cancelled. */
+  private state = 0
+  private error: Error | undefined
+  /** The target offers core's fast paths (an in-memory pipe): no promise per message. */
+  private readonly fast: FastSender<T> | undefined
+
+  constructor(
+    private readonly session: WireSession,
+    readonly id: number,
+    private readonly target: Sender<T>,
+  ) {
+    this.window = session.limits.streamWindow
+    if (isFastSender<T>(target)) {
+      this.fast = target
+      target[ON_CLOSED](() => this.targetClosed())
+    } else {
+      target.closed.then(() => this.targetClosed())
+    }
+  }
+
+  get surface(): object {
+    return this
+  }
+
+  private targetClosed(): void {
+    if (this.state === 0) this.cancel()
+  }
+
+  /** Returns the credit of a message the target accepted (and its references' pending count). */
+  private consume(size: number, refs: number): void {
+    if (refs) this.session.pendingRefs -= refs
+    if (this.state !== 0) return
+    this.consumed += size
+    if (this.consumed >= this.session.creditThreshold) {
+      this.window += this.consumed
+      this.session.credit(this.id, this.consumed)
+      this.consumed = 0
+    }
+  }
+
+  private cancel(): void {
+    if (this.state === 2) return
+    const wasOpen = this.state === 0
+    this.state = 2
+    if (!wasOpen) return
+    if (!this.session.ended) {
+      this.session.frame(
+        FrameType.Reset,
+        this.id,
+        encodeCodeReason(ErrorCode.Cancel, 'the receiver stopped reading'),
+      )
+    }
+    this.session.release(this)
+  }
+
+  onData(payload: Uint8Array): void {
+    if (this.state === 2) return
+    if (this.state === 1) {
+      if (this.error instanceof DecodeError) return // dropped after a decode error
+      this.session.fail(new ProtocolError(`the peer sent DATA on stream ${this.id} after ending it`))
+      return
+    }
+    const size = payload.byteLength || 1
+    this.window -= size
+    if (this.window < -this.session.limits.maxMessageSize) {
+      this.session.fail(new ProtocolError(`the peer overran the flow-control window of stream ${this.id}`))
+      return
+    }
+    const decoded = this.session.decodeMessage(payload)
+    if (decoded.error) {
+      if (this.session.ended) return
+      const error =
+        decoded.error instanceof LibswarmError
+          ? decoded.error
+          : new DecodeError(String(decoded.error), { cause: decoded.error })
+      this.target.abort(error)
+      this.state = 1
+      this.error = error
+      this.session.frame(FrameType.Reset, this.id, encodeCodeReason(ErrorCode.Decode, error.message))
+      this.session.release(this)
+      return
+    }
+    const value = decoded.value as T
+    const refs = decoded.refs
+    if (this.fast?.[TRY_SEND](value)) {
+      this.consume(size, refs)
+      return
+    }
+    const owned = decoded.owned
+    this.target.send(value, this.session.forwardOptions).then(
+      () => this.consume(size, refs),
+      () => {
+        // Never received: its references no longer wait, its passed descriptors are closed.
+        if (refs) this.session.pendingRefs -= refs
+        if (owned) for (const object of owned) object.destroy()
+        this.cancel()
+      },
+    )
+  }
+
+  onEnd(): void {
+    if (this.state !== 0) return
+    this.state = 1
+    this.session.release(this)
+    void this.target.close()
+  }
+
+  onReset(code: number, reason: string): void {
+    if (this.state !== 0) return
+    this.state = 1
+    this.error = resetError(code, reason, 'receive')
+    this.session.release(this)
+    this.target.abort(code === ErrorCode.Abort ? reason : this.error)
+  }
+
+  onCredit(): void {
+    this.session.fail(new ProtocolError(`the peer sent CREDIT on stream ${this.id}, which it sends on`))
+  }
+
+  onSessionEnd(error: Error): void {
+    if (this.state !== 0) return
+    this.state = 1
+    this.error = error
+    this.session.release(this)
+    this.target.abort(error)
+  }
+}
 
 /** Where a byte stream's incoming bytes go. `done` returns their flow-control credit. */
 interface ByteSink {
@@ -859,6 +968,13 @@ export class WireSession implements Session {
 
   get peer(): PeerInfo {
     return this.link.peer
+  }
+
+  private forwardOptionsMade: Readonly<OperationOptions & { peer: PeerInfo }> | undefined
+  /** What a forwarded message is sent into its local Sender with: `{ peer }`, one object per session. */
+  get forwardOptions(): Readonly<OperationOptions & { peer: PeerInfo }> {
+    this.forwardOptionsMade ??= { peer: this.link.peer }
+    return this.forwardOptionsMade
   }
 
   /** Runs the handshake. */
@@ -1351,13 +1467,10 @@ export class WireSession implements Session {
     const id = this.allocateId()
     let stream: StreamEnd
     switch (kind) {
-      case RefKind.Sender: {
+      case RefKind.Sender:
         // The peer sends; we forward into the local Sender.
-        const channel = new InChannel(this, id, false)
-        stream = channel
-        channel.forward(value as Sender)
+        stream = new ForwardChannel(this, id, value as Sender)
         break
-      }
       case RefKind.Receiver: {
         const channel = new OutChannel(this, id, false)
         stream = channel

@@ -1,0 +1,87 @@
+/**
+ * A focused run of the request/response cases that the pipelined target is about: libswarm against
+ * raw ping-pong (unix, tcp, ws) and capnweb over ws, alternating peers per round, in one process.
+ *
+ *   npx tsx --expose-gc bench/rpc-focus.ts [--rounds 5] [--only ws,tcp,unix] [--pipelined-only]
+ *
+ * Prints per-round figures and the medians of per-round ratios. The full suite (bench/suites/rpc.ts)
+ * stays the reference for docs/PERFORMANCE.md; this one is for before/after comparisons while working.
+ */
+import { median } from './lib/common.ts'
+import { capnwebPeer, libswarmPeer, type Peer, rawPeer, rawWsPeer } from './lib/peers.ts'
+
+const arg = (name: string) => {
+  const at = process.argv.indexOf(name)
+  return at > 0 ? process.argv[at + 1] : undefined
+}
+const ROUNDS = Number(arg('--rounds') ?? 5)
+const only = (arg('--only') ?? 'unix,tcp,ws').split(',')
+const pipelinedOnly = process.argv.includes('--pipelined-only')
+const SEQUENTIAL = 3_000
+const PIPELINED = 30_000
+const IN_FLIGHT = 1_000
+const WARMUP = 1_000
+
+async function measure(make: () => Promise<Peer>): Promise<{ median: number; calls: number }> {
+  const peer = await make()
+  try {
+    let id = 0
+    for (let i = 0; i < WARMUP; i++) await peer.call(id++)
+    const times: number[] = []
+    if (!pipelinedOnly) {
+      for (let i = 0; i < SEQUENTIAL; i++) {
+        const start = performance.now()
+        await peer.call(id++)
+        times.push((performance.now() - start) * 1000)
+      }
+    }
+    let issued = 0
+    const start = performance.now()
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (issued < PIPELINED) {
+          issued++
+          await peer.call(id++)
+        }
+      }),
+    )
+    return { median: median(times), calls: PIPELINED / ((performance.now() - start) / 1000) }
+  } finally {
+    await peer.close()
+  }
+}
+
+const groups: Record<string, Record<string, () => Promise<Peer>>> = {
+  unix: { libswarm: () => libswarmPeer('unix'), raw: () => rawPeer('unix') },
+  tcp: { libswarm: () => libswarmPeer('tcp'), raw: () => rawPeer('tcp') },
+  ws: { libswarm: () => libswarmPeer('ws'), raw: rawWsPeer, capnweb: capnwebPeer },
+}
+
+for (const group of only) {
+  const peers = groups[group]!
+  const names = Object.keys(peers)
+  const results: Record<string, { median: number; calls: number }[]> = Object.fromEntries(
+    names.map((n) => [n, []]),
+  )
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length]!
+      results[name]!.push(await measure(peers[name]!))
+    }
+  }
+  const ours = results.libswarm!
+  const line = [`${group}: libswarm ${Math.round(median(ours.map((r) => r.calls)))} calls/s`]
+  for (const name of names.filter((n) => n !== 'libswarm')) {
+    const theirs = results[name]!
+    const pipelined = ours.map((r, i) => r.calls / theirs[i]!.calls)
+    const latency = ours.map((r, i) => r.median / theirs[i]!.median)
+    line.push(
+      `vs ${name} (${Math.round(median(theirs.map((r) => r.calls)))}): pipelined ${median(pipelined).toFixed(2)}x [${pipelined.map((x) => x.toFixed(2)).join(' ')}]` +
+        (pipelinedOnly
+          ? ''
+          : `, rt median ${median(latency).toFixed(2)}x [${latency.map((x) => x.toFixed(2)).join(' ')}]`),
+    )
+  }
+  console.log(line.join('\n  '))
+}
+process.exit(0)
