@@ -71,7 +71,8 @@ describe.each([
 
       const totals = { sessions: 0, channels: 0, messages: 0, bytes: 0, aborts: 0, sessionAborts: 0 }
       const received = new Map<string, number[]>()
-      const streamed = new Map<string, number>()
+      /** Per channel key: the bytes each of its streams delivered, as [seq, bytes]. */
+      const streamed = new Map<string, [number, number][]>()
       const expected = new Map<string, { messages: number; bytes: number }>()
       const serverSessions: Session[] = []
       const problems: string[] = []
@@ -95,7 +96,9 @@ describe.each([
                     try {
                       for await (const chunk of message.body) got += (chunk as Buffer).length
                     } catch {}
-                    streamed.set(`${message.key}/${message.seq}`, got)
+                    const streams = streamed.get(message.key) ?? []
+                    streams.push([message.seq, got])
+                    streamed.set(message.key, streams)
                   }
                 }
               })()
@@ -190,13 +193,13 @@ describe.each([
             `${key}: expected 0..${messages - 1} once each in order, got ${seqs.length} [${seqs.slice(0, 10).join(',')}...]`,
           )
         }
+        const streams = streamed.get(key) ?? []
         let got = 0
-        for (const [streamKey, n] of streamed) if (streamKey.startsWith(`${key}/`)) got += n
+        for (const [, n] of streams) got += n
         if (got !== bytes)
           problems.push(
-            `${key}: expected ${bytes} streamed bytes, got ${got} (${[...streamed]
-              .filter(([k]) => k.startsWith(`${key}/`))
-              .map(([k, n]) => `${k.split('/').pop()}:${n}`)
+            `${key}: expected ${bytes} streamed bytes, got ${got} (${streams
+              .map(([seq, n]) => `${seq}:${n}`)
               .join(' ')}; seqs ${(received.get(key) ?? []).length})`,
           )
         totals.bytes += got
