@@ -1,7 +1,7 @@
 import { type OperationOptions, RECEIVER, type Receiver, SENDER, type Sender } from './channel.ts'
 import { abortErrorFrom, ChannelAbortedError, ChannelClosedError } from './errors.ts'
 import { listen, Queue, settle, type Waiter } from './internal/queue.ts'
-import { type FastSender, ON_CLOSED, TRY_SEND } from './internal/sender-hooks.ts'
+import { type ClosedListener, type FastSender, ON_CLOSED, TRY_SEND } from './internal/sender-hooks.ts'
 
 /** Options of {@link pipe}. */
 export interface PipeOptions {
@@ -35,8 +35,9 @@ class PipeCore<T> {
   error: Error | undefined
   private closedPromise: Promise<void> | undefined
   private resolveClosed: (() => void) | undefined
-  /** Called once when the channel takes no more values (see {@link ON_CLOSED}). */
-  private closedHooks: (() => void)[] | undefined
+  /** Told once when the channel takes no more values (see {@link ON_CLOSED}); usually one. */
+  private closedListener: ClosedListener | undefined
+  private moreClosedListeners: ClosedListener[] | undefined
 
   /** See {@link Sender.closed}. Made on first use. */
   get closed(): Promise<void> {
@@ -50,17 +51,21 @@ class PipeCore<T> {
   private ended(): void {
     this.resolveClosed?.()
     this.resolveClosed = undefined
-    const hooks = this.closedHooks
-    if (hooks) {
-      this.closedHooks = undefined
-      for (const hook of hooks) hook()
+    const listener = this.closedListener
+    if (listener) {
+      const more = this.moreClosedListeners
+      this.closedListener = undefined
+      this.moreClosedListeners = undefined
+      listener.senderClosed()
+      if (more) for (const other of more) other.senderClosed()
     }
   }
 
   /** See {@link ON_CLOSED}. */
-  onClosed(fn: () => void): void {
-    if (this.state !== OPEN) queueMicrotask(fn)
-    else (this.closedHooks ??= []).push(fn)
+  onClosed(listener: ClosedListener): void {
+    if (this.state !== OPEN) queueMicrotask(() => listener.senderClosed())
+    else if (!this.closedListener) this.closedListener = listener
+    else (this.moreClosedListeners ??= []).push(listener)
   }
 
   constructor(readonly highWaterMark: number) {}
@@ -205,8 +210,8 @@ class PipeSender<T> implements Sender<T>, FastSender<T> {
     return this.core.trySend(value)
   }
 
-  [ON_CLOSED](fn: () => void): void {
-    this.core.onClosed(fn)
+  [ON_CLOSED](listener: ClosedListener): void {
+    this.core.onClosed(listener)
   }
 
   close(): Promise<void> {

@@ -12,15 +12,21 @@
 export const TRY_SEND: unique symbol = Symbol('libswarm.trySend')
 
 /**
- * `sender[ON_CLOSED](fn)`: calls `fn` once, when the Sender's `closed` promise would resolve (at
- * once, in a microtask, when it already has). Saves a promise and its reaction per forwarded Sender.
+ * `sender[ON_CLOSED](listener)`: calls `listener.senderClosed()` once, when the Sender's `closed`
+ * promise would resolve (in a microtask when it already has). Saves a promise, its reaction and a
+ * closure per forwarded Sender.
  */
 export const ON_CLOSED: unique symbol = Symbol('libswarm.onClosed')
+
+/** Told once when a Sender takes no more values. */
+export interface ClosedListener {
+  senderClosed(): void
+}
 
 /** A Sender that offers the fast paths. */
 export interface FastSender<T> {
   [TRY_SEND](value: T): boolean
-  [ON_CLOSED](fn: () => void): void
+  [ON_CLOSED](listener: ClosedListener): void
 }
 
 /** True when `sender` offers {@link TRY_SEND} and {@link ON_CLOSED}. */

@@ -21,7 +21,13 @@ import {
 } from '../errors.ts'
 import { describeReason as describe } from '../internal/describe.ts'
 import { Queue, settle, type Waiter, waitOn } from '../internal/queue.ts'
-import { type FastSender, isFastSender, ON_CLOSED, TRY_SEND } from '../internal/sender-hooks.ts'
+import {
+  type ClosedListener,
+  type FastSender,
+  isFastSender,
+  ON_CLOSED,
+  TRY_SEND,
+} from '../internal/sender-hooks.ts'
 import { receiverIterator } from '../pipe.ts'
 import { AttachmentKind, type FileHandleLike, isWebReadable, isWebWritable, StreamFlags } from '../streams.ts'
 import type { Link, PeerInfo } from '../transport.ts'
@@ -71,6 +77,8 @@ function loadNodeStream(): Promise<NodeStreamModule | undefined> {
 const RESOLVED: Promise<void> = Promise.resolve()
 const EMPTY = new Uint8Array(0)
 const SLAB_SIZE = 64 * 1024
+/** Streams the peer ended, remembered per generation (PROTOCOL.md: at least the last 4096). */
+const PEER_FINISHED_GENERATION = 4096
 const COPY_LIMIT = 16 * 1024
 
 /**
@@ -98,6 +106,10 @@ interface StreamEnd {
   readonly refKind: RefKind
   /** The object the application sees (the Sender, Receiver, or byte stream). */
   readonly surface: object
+  /** The local object this stream was made for when this side sent it in a message; else undefined. */
+  exportValue: object | undefined
+  /** The reference kind it was sent as (meaningful while `exportValue` is set). */
+  exportKind: RefKind
   onData(payload: Uint8Array): void
   onEnd(): void
   onReset(code: number, reason: string): void
@@ -138,6 +150,10 @@ interface PendingSend<T> extends Waiter<void> {
 class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
   declare readonly [SENDER]: true
   readonly refKind = RefKind.Sender
+  exportValue: object | undefined = undefined
+  exportKind: RefKind = RefKind.Receiver
+  /** Opened by `open()` (a top-level channel). */
+  topLevel = false
   credit: number
   private readonly pending = new Queue<PendingSend<T>>()
   /** 0 open, 1 closing (END after pending), 2 done. */
@@ -145,7 +161,7 @@ class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
   private error: Error | undefined
   private closedPromise: Promise<void> | undefined
   private resolveClosed: (() => void) | undefined
-  private closeWaiters: (() => void)[] = []
+  private closeWaiters: (() => void)[] | undefined
 
   constructor(
     private readonly session: WireSession,
@@ -214,13 +230,15 @@ class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
   }
 
   close(): Promise<void> {
-    if (this.state !== 0) return this.state === 2 ? RESOLVED : new Promise((r) => this.closeWaiters.push(r))
-    this.state = 1
-    if (this.pending.length === 0) {
-      this.finish(true)
-      return RESOLVED
+    if (this.state === 2) return RESOLVED
+    if (this.state === 0) {
+      this.state = 1
+      if (this.pending.length === 0) {
+        this.finish(true)
+        return RESOLVED
+      }
     }
-    return new Promise((r) => this.closeWaiters.push(r))
+    return new Promise((r) => (this.closeWaiters ??= []).push(r))
   }
 
   private finish(sendEnd: boolean): void {
@@ -230,8 +248,9 @@ class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
     this.session.release(this)
     this.resolveClosed?.()
     this.closedPromise ??= RESOLVED
-    for (const resolve of this.closeWaiters) resolve()
-    this.closeWaiters = []
+    const waiters = this.closeWaiters
+    this.closeWaiters = undefined
+    if (waiters) for (const resolve of waiters) resolve()
   }
 
   abort(reason?: unknown): void {
@@ -307,6 +326,8 @@ interface Entry {
 class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
   declare readonly [RECEIVER]: true
   readonly refKind = RefKind.Receiver
+  readonly exportValue = undefined
+  readonly exportKind = RefKind.Receiver
   private readonly buffer = new Queue<Entry>()
   private readonly readers = new Queue<Waiter<T>>()
   /** How many more bytes the peer may send before we grant credit. */
@@ -473,9 +494,11 @@ Object.defineProperty(InChannel.prototype, RECEIVER, { value: true })
  * Each send carries `{ peer }` (the session's {@link PeerInfo}, as the transport authenticated it),
  * which a service passes to its handlers as `context.peer`; plain channels ignore it.
  */
-class ForwardChannel<T = unknown> implements StreamEnd {
+class ForwardChannel<T = unknown> implements StreamEnd, ClosedListener {
   readonly imported = false
   readonly refKind = RefKind.Receiver
+  exportValue: object | undefined = undefined
+  exportKind: RefKind = RefKind.Sender
   /** How many more bytes the peer may send before we grant credit. */
   private window: number
   private consumed = 0
@@ -493,9 +516,9 @@ class ForwardChannel<T = unknown> implements StreamEnd {
     this.window = session.limits.streamWindow
     if (isFastSender<T>(target)) {
       this.fast = target
-      target[ON_CLOSED](() => this.targetClosed())
+      target[ON_CLOSED](this)
     } else {
-      target.closed.then(() => this.targetClosed())
+      target.closed.then(() => this.senderClosed())
     }
   }
 
@@ -503,7 +526,13 @@ class ForwardChannel<T = unknown> implements StreamEnd {
     return this
   }
 
-  private targetClosed(): void {
+  /** The message that would have announced this stream was never sent: never send on it. */
+  forget(): void {
+    this.state = 2
+  }
+
+  /** The target takes no more values. */
+  senderClosed(): void {
     if (this.state === 0) this.cancel()
   }
 
@@ -616,6 +645,8 @@ interface ByteSink {
 
 /** One byte stream on a session: either direction may carry bytes. */
 class ByteStreamEnd implements StreamEnd {
+  exportValue: object | undefined = undefined
+  exportKind: RefKind = RefKind.Stream
   credit: number
   private window: number
   private consumed = 0
@@ -870,15 +901,19 @@ export class WireSession implements Session {
   readonly blocked = new Set<{ drain(): void }>()
 
   private readonly streams = new Map<number, StreamEnd>()
-  private readonly exported = new Map<number, { value: object; kind: RefKind }>()
+  /** The local objects sent to the peer whose streams are open, and their ids (a stream's `exportValue` is the way back). */
   private readonly exportedIds = new Map<object, number>()
   private readonly surfaces = new WeakMap<object, StreamEnd>()
   private nextId: number
   private highestLocalId = 0
   private highestPeerId = 0
-  private readonly peerFinished = new Set<number>()
-  private readonly peerFinishedRing = new Uint32Array(4096)
-  private peerFinishedPos = 0
+  /**
+   * Streams the peer itself ended, where DATA or END from it is a protocol error: the newest ids,
+   * and the generation before (each holds up to PEER_FINISHED_GENERATION, so between that many
+   * and twice that many are remembered).
+   */
+  private peerFinished = new Set<number>()
+  private peerFinishedBefore: Set<number> | undefined
   pendingRefs = 0
   private readonly topLevel = new Set<OutChannel>()
 
@@ -931,6 +966,8 @@ export class WireSession implements Session {
   private pingOutstanding = false
   private signalCleanup: (() => void) | undefined
   private scope: EncodeScope | undefined
+  private readonly spareScope: EncodeScope = { created: [], starts: [], fds: [] }
+  private spareScopeBusy = false
   private decodingRefs = 0
 
   constructor(
@@ -1045,6 +1082,7 @@ export class WireSession implements Session {
     }
     const id = this.allocateId()
     const channel = new OutChannel<T>(this, id, false)
+    channel.topLevel = true
     this.streams.set(id, channel)
     this.topLevel.add(channel as OutChannel)
     this.frame(FrameType.Open, id, new Uint8Array([OpenKind.Channel]))
@@ -1254,13 +1292,13 @@ export class WireSession implements Session {
   /** Called when a stream is done both ways. */
   release(stream: StreamEnd): void {
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id)
-    this.blocked.delete(stream as unknown as { drain(): void })
-    const exported = this.exported.get(stream.id)
+    if (this.blocked.size > 0) this.blocked.delete(stream as unknown as { drain(): void })
+    const exported = stream.exportValue
     if (exported !== undefined) {
-      this.exported.delete(stream.id)
-      this.exportedIds.delete(exported.value)
+      stream.exportValue = undefined
+      this.exportedIds.delete(exported)
     }
-    if (stream instanceof OutChannel) this.topLevel.delete(stream)
+    if (stream instanceof OutChannel && stream.topLevel) this.topLevel.delete(stream)
     if (this.streams.size === 0 && this.resolveDrained) this.resolveDrained()
   }
 
@@ -1366,43 +1404,57 @@ export class WireSession implements Session {
 
   /** Encodes `value` and queues it as one DATA frame on `id`. Returns the flow-control cost. */
   writeMessage(id: number, value: unknown): number {
-    const scope: EncodeScope = { created: [], starts: [], fds: [] }
-    const outer = this.scope
-    this.scope = scope
-    let bytes: Uint8Array
+    // The outermost encode reuses one scope; one made while it is in use (an encode inside a
+    // reference's start, say) gets its own.
+    const spare = !this.spareScopeBusy
+    const scope: EncodeScope = spare ? this.spareScope : { created: [], starts: [], fds: [] }
+    this.spareScopeBusy = true
     try {
-      bytes = this.codecInstance.encode(value)
-      const limit = Math.min(this.peerHello.maxMessageSize, this.limits.maxMessageSize)
-      if (bytes.byteLength > limit) {
-        throw new LimitExceededError(
-          'maxMessageSize',
-          `a message of ${bytes.byteLength} bytes is larger than the limit of ${limit} bytes (limits.maxMessageSize, and the peer's); send big data as a byte stream inside the message`,
-        )
+      const outer = this.scope
+      this.scope = scope
+      let bytes: Uint8Array
+      try {
+        bytes = this.codecInstance.encode(value)
+        const limit = Math.min(this.peerHello.maxMessageSize, this.limits.maxMessageSize)
+        if (bytes.byteLength > limit) {
+          throw new LimitExceededError(
+            'maxMessageSize',
+            `a message of ${bytes.byteLength} bytes is larger than the limit of ${limit} bytes (limits.maxMessageSize, and the peer's); send big data as a byte stream inside the message`,
+          )
+        }
+      } catch (error) {
+        // The peer never heard of these streams: nothing may ever be sent on them.
+        for (const stream of scope.created) {
+          if (stream instanceof ForwardChannel) stream.forget()
+          this.release(stream)
+        }
+        throw error
+      } finally {
+        this.scope = outer
       }
-    } catch (error) {
-      this.scope = outer
-      for (const stream of scope.created) {
-        this.release(stream)
-        this.exported.delete(stream.id)
-      }
-      throw error
+      if (scope.fds.length > 0) {
+        // The descriptors travel with the first byte of this frame, in their own write.
+        const frame = encodeFrameBytes(FrameType.Data, id, bytes)
+        this.chunks.push(...this.takeSlab(), frame)
+        this.fdChunks.set(frame, scope.fds)
+        scope.fds = []
+        if (!this.flushScheduled) {
+          this.flushScheduled = true
+          schedule(this.flushTask)
+        }
+      } else this.frame(FrameType.Data, id, bytes, true)
+      const cost = bytes.byteLength || 1
+      this.sendCredit -= cost
+      for (const start of scope.starts) start()
+      return cost
     } finally {
-      this.scope = outer
-    }
-    if (scope.fds.length > 0) {
-      // The descriptors travel with the first byte of this frame, in their own write.
-      const frame = encodeFrameBytes(FrameType.Data, id, bytes)
-      this.chunks.push(...this.takeSlab(), frame)
-      this.fdChunks.set(frame, scope.fds)
-      if (!this.flushScheduled) {
-        this.flushScheduled = true
-        schedule(this.flushTask)
+      if (spare) {
+        scope.created.length = 0
+        scope.starts.length = 0
+        scope.fds.length = 0
+        this.spareScopeBusy = false
       }
-    } else this.frame(FrameType.Data, id, bytes, true)
-    const cost = bytes.byteLength || 1
-    this.sendCredit -= cost
-    for (const start of scope.starts) start()
-    return cost
+    }
   }
 
   /** Called when session credit arrives: wakes the streams that waited for it. */
@@ -1505,7 +1557,8 @@ export class WireSession implements Session {
         throw new ProtocolError(`internal: unknown reference kind ${kind as number}`)
     }
     this.streams.set(id, stream)
-    this.exported.set(id, { value, kind })
+    stream.exportValue = value
+    stream.exportKind = kind
     this.exportedIds.set(value, id)
     scope.created.push(stream)
     return { kind, id, flags }
@@ -1517,14 +1570,15 @@ export class WireSession implements Session {
     if (kind === RefKind.Attachment && flags & FD_PASSED) return this.passedAttachment(id, flags & ~FD_PASSED)
     if (id === 0) throw new ProtocolError('the peer referenced stream 0, which is the session itself')
     if (this.isLocalId(id)) {
-      const local = this.exported.get(id)
-      if (local !== undefined) {
-        if (local.kind !== kind) {
+      const local = this.streams.get(id)
+      const value = local?.exportValue
+      if (value !== undefined) {
+        if (local!.exportKind !== kind) {
           throw new ProtocolError(
-            `the peer referenced stream ${id} as kind ${kind}, but this side sent it as kind ${local.kind}`,
+            `the peer referenced stream ${id} as kind ${kind}, but this side sent it as kind ${local!.exportKind}`,
           )
         }
-        return local.value
+        return value
       }
       if (id <= this.highestLocalId) return deadEnd(kind, this.node, flags)
       throw new ProtocolError(`the peer referenced stream ${id}, which this side never created`)
@@ -1846,7 +1900,7 @@ export class WireSession implements Session {
         this.takeFrameFds(at, at + FRAME_HEADER_SIZE + length)
       }
       offset = start + length
-      this.dispatch(type, id, bytes.subarray(start, offset))
+      this.dispatch(type, id, length === 0 ? EMPTY : bytes.subarray(start, offset))
       if (this.frameFds) {
         // Descriptors no reference of this frame claimed (a closed stream, a lying peer): closed.
         const rest = this.frameFds
@@ -1985,7 +2039,10 @@ export class WireSession implements Session {
     const stream = this.streams.get(id)
     if (stream) return stream
     if (id === 0) throw new ProtocolError(`the peer sent ${what} on stream 0`)
-    if ((what === 'DATA' || what === 'END') && this.peerFinished.has(id)) {
+    if (
+      (what === 'DATA' || what === 'END') &&
+      (this.peerFinished.has(id) || this.peerFinishedBefore?.has(id))
+    ) {
       throw new ProtocolError(`the peer sent ${what} on stream ${id} after it had ended that stream itself`)
     }
     const highest = this.isLocalId(id) ? this.highestLocalId : this.highestPeerId
@@ -1996,12 +2053,11 @@ export class WireSession implements Session {
   /** Remembers (a bounded number of) streams the peer itself ended: DATA on them afterwards is a protocol error. */
   private finishedByPeer(id: number): void {
     if (this.streams.has(id)) return
-    // A ring of the last 4096 ids: the oldest is forgotten as a new one comes.
-    const ring = this.peerFinishedRing
-    const oldest = ring[this.peerFinishedPos]!
-    if (oldest !== 0) this.peerFinished.delete(oldest)
-    ring[this.peerFinishedPos] = id
-    this.peerFinishedPos = (this.peerFinishedPos + 1) % ring.length
+    // Two generations instead of a ring: adding never deletes, and a full generation is dropped whole.
+    if (this.peerFinished.size >= PEER_FINISHED_GENERATION) {
+      this.peerFinishedBefore = this.peerFinished
+      this.peerFinished = new Set()
+    }
     this.peerFinished.add(id)
   }
 
