@@ -5,54 +5,88 @@
 import { abortErrorFrom } from '../errors.ts'
 
 const NOTHING: readonly never[] = Object.freeze([])
+/** The room of a queue that never held anything: shared, never written (push grows first). */
+const NO_ROOM: never[] = []
+/** A queue that emptied with more room than this gives its room back. */
+const KEEP_CAPACITY = 1024
 
-/** A FIFO with amortised O(1) shift. */
+/**
+ * A FIFO on a ring buffer (power-of-two capacity): push and shift are O(1) and never resize the
+ * array in place (no `length` writes, which are slow calls in V8), so a queue that keeps going from
+ * one item to none, like a channel's waiting reader, allocates nothing.
+ */
 export class Queue<T> {
-  private items: (T | undefined)[] = []
+  private items: (T | undefined)[] = NO_ROOM
   private head = 0
+  private size = 0
 
   get length(): number {
-    return this.items.length - this.head
+    return this.size
   }
 
   push(item: T): void {
-    this.items.push(item)
+    if (this.size === this.items.length) this.grow()
+    const items = this.items
+    items[(this.head + this.size) & (items.length - 1)] = item
+    this.size++
   }
 
   peek(): T | undefined {
-    return this.items[this.head]
+    return this.size === 0 ? undefined : this.items[this.head]
   }
 
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined
-    const item = this.items[this.head]
-    this.items[this.head++] = undefined
-    if (this.head === this.items.length) {
-      this.items.length = 0
+    if (this.size === 0) return undefined
+    const items = this.items
+    const item = items[this.head]
+    items[this.head] = undefined
+    this.size--
+    if (this.size === 0) {
       this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
+      if (items.length > KEEP_CAPACITY) this.items = NO_ROOM
+    } else this.head = (this.head + 1) & (items.length - 1)
     return item
   }
 
+  /** Takes `item` out (the first occurrence), keeping the order of the rest. */
   remove(item: T): void {
-    const index = this.items.indexOf(item, this.head)
-    if (index >= 0) this.items.splice(index, 1)
+    const items = this.items
+    const mask = items.length - 1
+    for (let i = 0; i < this.size; i++) {
+      if (items[(this.head + i) & mask] !== item) continue
+      for (let j = i + 1; j < this.size; j++) items[(this.head + j - 1) & mask] = items[(this.head + j) & mask]
+      items[(this.head + this.size - 1) & mask] = undefined
+      this.size--
+      if (this.size === 0) this.head = 0
+      return
+    }
   }
 
   /** Empties the queue; returns what it held (a shared empty array when it held nothing: read only). */
   clear(): readonly T[] {
-    if (this.head >= this.items.length) {
-      this.items.length = 0
-      this.head = 0
-      return NOTHING as readonly T[]
-    }
-    const rest = this.items.slice(this.head) as T[]
-    this.items = []
+    if (this.size === 0) return NOTHING as readonly T[]
+    const rest = this.toArray()
+    this.items = NO_ROOM
     this.head = 0
+    this.size = 0
     return rest
+  }
+
+  private toArray(): T[] {
+    const items = this.items
+    const mask = items.length - 1
+    const out = new Array<T>(this.size)
+    for (let i = 0; i < this.size; i++) out[i] = items[(this.head + i) & mask] as T
+    return out
+  }
+
+  private grow(): void {
+    const old = this.items
+    const mask = old.length - 1
+    const items = new Array<T | undefined>(old.length === 0 ? 2 : old.length * 2)
+    for (let i = 0; i < this.size; i++) items[i] = old[(this.head + i) & mask]
+    this.items = items
+    this.head = 0
   }
 }
 
