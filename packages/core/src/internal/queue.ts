@@ -54,7 +54,8 @@ export class Queue<T> {
     const mask = items.length - 1
     for (let i = 0; i < this.size; i++) {
       if (items[(this.head + i) & mask] !== item) continue
-      for (let j = i + 1; j < this.size; j++) items[(this.head + j - 1) & mask] = items[(this.head + j) & mask]
+      for (let j = i + 1; j < this.size; j++)
+        items[(this.head + j - 1) & mask] = items[(this.head + j) & mask]
       items[(this.head + this.size - 1) & mask] = undefined
       this.size--
       if (this.size === 0) this.head = 0
