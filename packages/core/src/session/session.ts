@@ -20,7 +20,7 @@ import {
   SessionClosedError,
 } from '../errors.ts'
 import { describeReason as describe } from '../internal/describe.ts'
-import { Queue, settle, type Waiter, waitOn } from '../internal/queue.ts'
+import { listen, Queue, settle, type Waiter, waitOn } from '../internal/queue.ts'
 import {
   type ClosedListener,
   type FastSender,
@@ -322,6 +322,18 @@ interface Entry {
   owned?: { destroy(): void }[] | undefined
 }
 
+/** A reader waiting on an InChannel: a `receive()` call, or a `for await` step (`iterating`). */
+interface Reader extends Waiter<any> {
+  iterating: boolean
+}
+
+const ITERATION_DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
+
+/** How a `for await` step ends on `error`: a ChannelClosedError is the end of the loop. */
+function endOfIteration<T>(error: Error): Promise<IteratorResult<T>> {
+  return error instanceof ChannelClosedError ? Promise.resolve(ITERATION_DONE) : Promise.reject(error)
+}
+
 /** The receiving end of a channel on a session. */
 class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
   declare readonly [RECEIVER]: true
@@ -329,7 +341,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
   readonly exportValue = undefined
   readonly exportKind = RefKind.Receiver
   private readonly buffer = new Queue<Entry>()
-  private readonly readers = new Queue<Waiter<T>>()
+  private readonly readers = new Queue<Reader>()
   /** How many more bytes the peer may send before we grant credit. */
   private window: number
   private consumed = 0
@@ -357,7 +369,39 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     if (this.state !== 0) return Promise.reject(this.endError())
     const signal = options?.signal
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal))
-    return waitOn(this.readers, signal)
+    return this.wait(signal, false)
+  }
+
+  /**
+   * `next()` of `for await`: settles with the iterator result itself (and the end as `done`), so a
+   * loop over a channel costs no `.then` per message.
+   */
+  private next(): Promise<IteratorResult<T>> {
+    const entry = this.buffer.shift()
+    if (entry) {
+      this.consume(entry)
+      if (entry.error) return endOfIteration(entry.error)
+      return Promise.resolve({ done: false, value: entry.value as T })
+    }
+    if (this.state !== 0) return endOfIteration(this.endError())
+    return this.wait(undefined, true)
+  }
+
+  private wait(signal: AbortSignal | undefined, iterating: boolean): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const reader: Reader = { resolve, reject, signal, onAbort: undefined, iterating }
+      this.readers.push(reader)
+      listen(reader, this.readers)
+    })
+  }
+
+  /** Rejects every waiting reader with `error` (a `for await` sees a ChannelClosedError as the end). */
+  private failReaders(error: Error): void {
+    for (const reader of this.readers.clear()) {
+      settle(reader)
+      if (reader.iterating && error instanceof ChannelClosedError) reader.resolve(ITERATION_DONE)
+      else reader.reject(error)
+    }
   }
 
   private deliver(entry: Entry): Promise<T> {
@@ -390,7 +434,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
       if (entry.refs) this.session.pendingRefs -= entry.refs
       if (entry.owned) for (const object of entry.owned) object.destroy()
     }
-    for (const reader of this.readers.clear()) settle(reader).reject(this.error)
+    this.failReaders(this.error)
     if (wasOpen && !this.released && !this.session.ended) {
       this.session.frame(
         FrameType.Reset,
@@ -412,8 +456,12 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     if (reader) {
       settle(reader)
       this.consume(entry)
-      if (entry.error) reader.reject(entry.error)
-      else reader.resolve(entry.value as T)
+      if (reader.iterating) {
+        if (!entry.error) reader.resolve({ done: false, value: entry.value })
+        else if (entry.error instanceof ChannelClosedError) reader.resolve(ITERATION_DONE)
+        else reader.reject(entry.error)
+      } else if (entry.error) reader.reject(entry.error)
+      else reader.resolve(entry.value)
       return
     }
     this.buffer.push(entry)
@@ -452,7 +500,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
   onEnd(): void {
     if (this.state !== 0) return
     this.state = 1
-    for (const reader of this.readers.clear()) settle(reader).reject(this.endError())
+    this.failReaders(this.endError())
     this.release()
   }
 
@@ -460,7 +508,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     if (this.state !== 0) return
     this.state = 1
     this.error = resetError(code, reason, 'receive')
-    for (const reader of this.readers.clear()) settle(reader).reject(this.error)
+    this.failReaders(this.error)
     this.release()
   }
 
@@ -472,7 +520,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
     if (this.state !== 0) return
     this.state = 1
     this.error = error
-    for (const reader of this.readers.clear()) settle(reader).reject(error)
+    this.failReaders(error)
     this.release()
   }
 
@@ -482,7 +530,13 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
-    return receiverIterator(this)
+    return {
+      next: () => this.next(),
+      return: () => {
+        this.cancel()
+        return Promise.resolve(ITERATION_DONE)
+      },
+    }
   }
 }
 Object.defineProperty(InChannel.prototype, RECEIVER, { value: true })
