@@ -20,6 +20,7 @@ import {
   SessionClosedError,
 } from '../errors.ts'
 import { describeReason as describe } from '../internal/describe.ts'
+import { IdTable } from '../internal/id-table.ts'
 import { listen, Queue, settle, type Waiter, waitOn } from '../internal/queue.ts'
 import {
   type ClosedListener,
@@ -965,7 +966,7 @@ export class WireSession implements Session {
   byteCreditThreshold: number
   readonly blocked = new Set<{ drain(): void }>()
 
-  private readonly streams = new Map<number, StreamEnd>()
+  private readonly streams = new IdTable<StreamEnd>()
   /** The local objects sent to the peer whose streams are open, and their ids (a stream's `exportValue` is the way back). */
   private readonly exportedIds = new Map<object, number>()
   private readonly surfaces = new WeakMap<object, StreamEnd>()
@@ -1240,7 +1241,7 @@ export class WireSession implements Session {
     this.flush()
     this.stopTimers()
     const error = new SessionClosedError('the session is closed')
-    for (const stream of [...this.streams.values()]) stream.onSessionEnd(error)
+    for (const stream of this.streams.values()) stream.onSessionEnd(error)
     this.endAccepting(new ChannelClosedError('the session is closed'))
     // Channels the peer opened and nobody accepted yet stay queued: a graceful end loses nothing,
     // so `accept()` still hands them out and what they carry can still be drained.
@@ -1273,7 +1274,7 @@ export class WireSession implements Session {
       this.link.end()
       unref(setTimeout(() => this.link.destroy(), 2000))
     } catch {}
-    for (const stream of [...this.streams.values()]) stream.onSessionEnd(error)
+    for (const stream of this.streams.values()) stream.onSessionEnd(error)
     for (const channel of this.incoming.clear()) channel.onSessionEnd(error)
     this.endAccepting(error)
     if (this.handshakeDone) {
@@ -2182,7 +2183,7 @@ export class WireSession implements Session {
     }
     if (this.peerClosing) {
       // The peer finished gracefully: whatever is still open was not going to be completed.
-      for (const stream of [...this.streams.values()]) {
+      for (const stream of this.streams.values()) {
         stream.onSessionEnd(new SessionClosedError('the peer closed the session'))
       }
       this.finish()
