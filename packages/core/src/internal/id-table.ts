@@ -6,6 +6,11 @@
  */
 
 const MIN_CAPACITY = 16
+/**
+ * The table halves (at an eighth full) only above this capacity: a session whose open streams swing
+ * between none and hundreds with each burst of calls would otherwise resize on every burst.
+ */
+const KEEP_CAPACITY = 2048
 
 export class IdTable<V> {
   private keys!: Uint32Array
@@ -93,7 +98,7 @@ export class IdTable<V> {
     keys[hole] = 0
     this.slots[hole] = undefined
     this.size--
-    if (keys.length > MIN_CAPACITY && this.size * 8 < keys.length) this.resize(keys.length / 2)
+    if (keys.length > KEEP_CAPACITY && this.size * 8 < keys.length) this.resize(keys.length / 2)
     return true
   }
 
