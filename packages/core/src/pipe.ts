@@ -1,7 +1,13 @@
 import { type OperationOptions, RECEIVER, type Receiver, SENDER, type Sender } from './channel.ts'
 import { abortErrorFrom, ChannelAbortedError, ChannelClosedError } from './errors.ts'
 import { listen, Queue, settle, type Waiter } from './internal/queue.ts'
-import { type ClosedListener, type FastSender, ON_CLOSED, TRY_SEND } from './internal/sender-hooks.ts'
+import {
+  type ClosedListener,
+  ClosedListeners,
+  ON_CLOSED,
+  TRY_SEND,
+  type TrySender,
+} from './internal/sender-hooks.ts'
 
 /** Options of {@link pipe}. */
 export interface PipeOptions {
@@ -35,9 +41,8 @@ class PipeCore<T> {
   error: Error | undefined
   private closedPromise: Promise<void> | undefined
   private resolveClosed: (() => void) | undefined
-  /** Told once when the channel takes no more values (see {@link ON_CLOSED}); usually one. */
-  private closedListener: ClosedListener | undefined
-  private moreClosedListeners: ClosedListener[] | undefined
+  /** Told once when the channel takes no more values (see {@link ON_CLOSED}). */
+  private closedListeners: ClosedListeners | undefined
 
   /** See {@link Sender.closed}. Made on first use. */
   get closed(): Promise<void> {
@@ -51,21 +56,13 @@ class PipeCore<T> {
   private ended(): void {
     this.resolveClosed?.()
     this.resolveClosed = undefined
-    const listener = this.closedListener
-    if (listener) {
-      const more = this.moreClosedListeners
-      this.closedListener = undefined
-      this.moreClosedListeners = undefined
-      listener.senderClosed()
-      if (more) for (const other of more) other.senderClosed()
-    }
+    this.closedListeners?.fire()
   }
 
   /** See {@link ON_CLOSED}. */
   onClosed(listener: ClosedListener): void {
     if (this.state !== OPEN) queueMicrotask(() => listener.senderClosed())
-    else if (!this.closedListener) this.closedListener = listener
-    else (this.moreClosedListeners ??= []).push(listener)
+    else (this.closedListeners ??= new ClosedListeners()).add(listener)
   }
 
   constructor(readonly highWaterMark: number) {}
@@ -198,7 +195,7 @@ class PipeCore<T> {
 
 const NONE: unique symbol = Symbol('none')
 
-class PipeSender<T> implements Sender<T>, FastSender<T> {
+class PipeSender<T> implements Sender<T>, TrySender<T> {
   declare readonly [SENDER]: true
   constructor(private readonly core: PipeCore<T>) {}
 

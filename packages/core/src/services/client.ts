@@ -1,5 +1,6 @@
 import { isSender, type Receiver } from '../channel.ts'
 import {
+  abortErrorFrom,
   ChannelAbortedError,
   ChannelClosedError,
   LibswarmError,
@@ -7,6 +8,7 @@ import {
   TimeoutError,
   UnavailableError,
 } from '../errors.ts'
+import { canTrySend, TRY_SEND } from '../internal/sender-hooks.ts'
 import { pipe } from '../pipe.ts'
 import type { Attachment, ByteStream } from '../streams.ts'
 import { MappedReceiver, SKIP } from './internal/map-receiver.ts'
@@ -80,33 +82,50 @@ export class Client {
   async open(verb: Verb, args: string[] = [], options: RequestOptions = {}): Promise<OpenReply> {
     const [rest, ret] = pipe<Message>({ highWaterMark: 16 })
     const timeout = options.timeout ?? this.timeout
-    // One controller per call, with a plain timer cleared at the end (AbortSignal.timeout keeps a
-    // live timer per call until it fires, which costs at high call rates).
-    const controller = new AbortController()
-    const signal = controller.signal
-    let timedOut = false
+    const outer = options.signal
+    // A plain timer cleared at the end (AbortSignal.timeout keeps a live timer per call until it
+    // fires), and an AbortController only while a send waits: once the request is out, a timeout
+    // or the caller's abort cancels the reply channel, which ends the wait for the reply.
+    let controller: AbortController | undefined
+    let sent = false
+    let timeoutReason: TimeoutError | undefined
+    let aborted = false
+    const stop = (reason: unknown) => {
+      if (sent) rest.cancel(reason)
+      else controller?.abort(reason)
+    }
     const timer =
       timeout > 0 && Number.isFinite(timeout)
         ? setTimeout(() => {
-            timedOut = true
-            controller.abort(new TimeoutError(`${verb} got no answer within ${timeout} ms`))
+            timeoutReason = new TimeoutError(`${verb} got no answer within ${timeout} ms`)
+            stop(timeoutReason)
           }, timeout)
         : undefined
-    const outer = options.signal
-    const onAbort = () => controller.abort(outer?.reason)
-    if (outer?.aborted) onAbort()
+    const onAbort = () => {
+      aborted = true
+      stop(outer?.reason)
+    }
+    if (outer?.aborted) aborted = true
     else outer?.addEventListener('abort', onAbort, { once: true })
     const request: Message = { verb, args, ret }
     if (options.att !== undefined) request.att = options.att
     let reply: Message
-    let sent = false
     try {
-      await this.service.send(request, { signal })
+      if (aborted) throw abortErrorFrom(outer!)
+      const service = this.service
+      if (!(canTrySend<Message>(service) && service[TRY_SEND](request))) {
+        controller = new AbortController()
+        await service.send(request, { signal: controller.signal })
+      }
       sent = true
-      reply = await rest.receive({ signal })
+      if (timeoutReason) throw timeoutReason
+      if (aborted) throw abortErrorFrom(outer!)
+      reply = await rest.receive()
     } catch (error) {
       rest.cancel(error)
-      if (timedOut) throw new TimeoutError(`${verb} got no answer within ${timeout} ms`, { cause: error })
+      if (timeoutReason)
+        throw new TimeoutError(`${verb} got no answer within ${timeout} ms`, { cause: timeoutReason })
+      if (aborted) throw abortErrorFrom(outer!)
       if (error instanceof ChannelClosedError && !sent) {
         throw new UnavailableError(`${verb}: ${error.message}`, { cause: error })
       }

@@ -24,10 +24,12 @@ import { IdTable } from '../internal/id-table.ts'
 import { listen, Queue, settle, type Waiter, waitOn } from '../internal/queue.ts'
 import {
   type ClosedListener,
-  type FastSender,
-  isFastSender,
+  ClosedListeners,
+  canTrySend,
   ON_CLOSED,
   TRY_SEND,
+  type TrySender,
+  whenClosed,
 } from '../internal/sender-hooks.ts'
 import { receiverIterator } from '../pipe.ts'
 import { AttachmentKind, type FileHandleLike, isWebReadable, isWebWritable, StreamFlags } from '../streams.ts'
@@ -148,7 +150,7 @@ interface PendingSend<T> extends Waiter<void> {
 }
 
 /** The sending end of a channel on a session. */
-class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
+class OutChannel<T = unknown> implements Sender<T>, StreamEnd, TrySender<T> {
   declare readonly [SENDER]: true
   readonly refKind = RefKind.Sender
   exportValue: object | undefined = undefined
@@ -163,6 +165,7 @@ class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
   private closedPromise: Promise<void> | undefined
   private resolveClosed: (() => void) | undefined
   private closeWaiters: (() => void)[] | undefined
+  private closedListeners: ClosedListeners | undefined
 
   constructor(
     private readonly session: WireSession,
@@ -211,6 +214,19 @@ class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
     })
   }
 
+  [TRY_SEND](value: T): boolean {
+    const session = this.session
+    if (this.state !== 0 || this.pending.length > 0 || this.credit <= 0) return false
+    if (session.sendCredit <= 0 || session.ended) return false
+    this.credit -= session.writeMessage(this.id, value)
+    return true
+  }
+
+  [ON_CLOSED](listener: ClosedListener): void {
+    if (this.state === 2) queueMicrotask(() => listener.senderClosed())
+    else (this.closedListeners ??= new ClosedListeners()).add(listener)
+  }
+
   /** Sends what waits, as far as credit allows. */
   drain(): void {
     const session = this.session
@@ -249,6 +265,7 @@ class OutChannel<T = unknown> implements Sender<T>, StreamEnd {
     this.session.release(this)
     this.resolveClosed?.()
     this.closedPromise ??= RESOLVED
+    this.closedListeners?.fire()
     const waiters = this.closeWaiters
     this.closeWaiters = undefined
     if (waiters) for (const resolve of waiters) resolve()
@@ -560,8 +577,8 @@ class ForwardChannel<T = unknown> implements StreamEnd, ClosedListener {
   /** 0 open, 1 ended (END, RESET, a decode error or the session's end), 2 cancelled. */
   private state = 0
   private error: Error | undefined
-  /** The target offers core's fast paths (an in-memory pipe): no promise per message. */
-  private readonly fast: FastSender<T> | undefined
+  /** The target takes messages synchronously when it can (a pipe, a session's Sender): no promise per message. */
+  private readonly fast: TrySender<T> | undefined
 
   constructor(
     private readonly session: WireSession,
@@ -569,12 +586,8 @@ class ForwardChannel<T = unknown> implements StreamEnd, ClosedListener {
     private readonly target: Sender<T>,
   ) {
     this.window = session.limits.streamWindow
-    if (isFastSender<T>(target)) {
-      this.fast = target
-      target[ON_CLOSED](this)
-    } else {
-      target.closed.then(() => this.senderClosed())
-    }
+    if (canTrySend<T>(target)) this.fast = target
+    whenClosed(target, this)
   }
 
   get surface(): object {
@@ -647,20 +660,31 @@ class ForwardChannel<T = unknown> implements StreamEnd, ClosedListener {
     }
     const value = decoded.value as T
     const refs = decoded.refs
-    if (this.fast?.[TRY_SEND](value)) {
-      this.consume(size, refs)
-      return
-    }
     const owned = decoded.owned
+    if (this.fast) {
+      let accepted: boolean
+      try {
+        accepted = this.fast[TRY_SEND](value)
+      } catch {
+        this.refused(refs, owned)
+        return
+      }
+      if (accepted) {
+        this.consume(size, refs)
+        return
+      }
+    }
     this.target.send(value, this.session.forwardOptions).then(
       () => this.consume(size, refs),
-      () => {
-        // Never received: its references no longer wait, its passed descriptors are closed.
-        if (refs) this.session.pendingRefs -= refs
-        if (owned) for (const object of owned) object.destroy()
-        this.cancel()
-      },
+      () => this.refused(refs, owned),
     )
+  }
+
+  /** The target refused a message: it is never received, so its references no longer wait and its passed descriptors are closed. */
+  private refused(refs: number, owned: { destroy(): void }[] | undefined): void {
+    if (refs) this.session.pendingRefs -= refs
+    if (owned) for (const object of owned) object.destroy()
+    this.cancel()
   }
 
   onEnd(): void {

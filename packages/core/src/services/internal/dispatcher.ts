@@ -5,6 +5,7 @@
  */
 import { SENDER, type Sender } from '../../channel.ts'
 import { abortErrorFrom, ChannelClosedError, InvalidArgumentError } from '../../errors.ts'
+import { type ClosedListener, whenClosed } from '../../internal/sender-hooks.ts'
 import { replyError } from '../reply.ts'
 import {
   type CallContext,
@@ -46,6 +47,52 @@ export function invalidMessage(message: unknown): string | undefined {
   return undefined
 }
 
+/** The reason a call's signal fires with when its caller closes the return channel, made on demand. */
+const RET_CLOSED: unique symbol = Symbol('ret closed')
+
+/**
+ * A call's abort signal, made only when someone reads it. Most calls finish without anyone looking,
+ * and an AbortController per call, plus the error and the event of firing it when the caller's
+ * return channel closes (which it always does, once answered), cost more than the rest of a call's
+ * bookkeeping together.
+ */
+class CallAbort implements ClosedListener {
+  #controller: AbortController | undefined
+  #aborted = false
+  #reason: unknown
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#aborted) this.#controller.abort(this.#reasonValue())
+    }
+    return this.#controller.signal
+  }
+
+  #reasonValue(): unknown {
+    if (this.#reason === RET_CLOSED) {
+      this.#reason = new ChannelClosedError('the caller closed the return channel')
+    }
+    return this.#reason
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.#controller?.abort(this.#reasonValue())
+  }
+
+  /**
+   * The caller's return channel takes no more values. A signal someone holds fires a microtask
+   * later, as it did when this watched `ret.closed` (not inside the close or cancel that ended ret).
+   */
+  senderClosed(): void {
+    if (this.#controller) queueMicrotask(() => this.abort(RET_CLOSED))
+    else this.abort(RET_CLOSED)
+  }
+}
+
 export class Dispatcher implements Sender<Message> {
   declare readonly [SENDER]: true
   readonly #run: Run
@@ -53,8 +100,8 @@ export class Dispatcher implements Sender<Message> {
   readonly #onUnanswered: ((error: unknown, message: Message) => void) | undefined
   readonly #controller = new AbortController()
   readonly #waiters: SlotWaiter[] = []
-  /** In-flight calls' controllers, aborted together when the service ends. */
-  readonly #calls = new Set<AbortController>()
+  /** In-flight calls' signals, aborted together when the service ends. */
+  readonly #calls = new Set<CallAbort>()
   /** Calls holding a concurrency slot. */
   #inflight = 0
   /** Calls not finished yet, slot released or not (what `idle()` waits for). */
@@ -134,20 +181,20 @@ export class Dispatcher implements Sender<Message> {
   }
 
   async #handle(message: Message, peer: ServiceSendOptions['peer']): Promise<void> {
-    const call = new AbortController()
+    const call = new CallAbort()
     const service = this.#controller.signal
     if (service.aborted) call.abort(service.reason)
     else this.#calls.add(call)
     const ret = message.ret
-    ret?.closed.then(() => {
-      if (!call.signal.aborted) call.abort(new ChannelClosedError('the caller closed the return channel'))
-    })
+    if (ret) whenClosed(ret, call)
     const context: CallContext = {
       message,
       verb: message.verb,
       args: message.args,
       att: message.att,
-      signal: call.signal,
+      get signal() {
+        return call.signal
+      },
       peer,
     }
     let released = false
