@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -33,12 +34,22 @@ export function dnsmasqMissing(): string | undefined {
   return reason
 }
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4')
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
-  const { port } = socket.address()
-  await new Promise<void>((resolve) => socket.close(() => resolve()))
-  return port
+/** A loopback port free for both UDP and TCP right now (dnsmasq listens on both). */
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const udp = createSocket('udp4')
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
+    const { port } = udp.address()
+    const tcp = createServer()
+    const tcpFree = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false))
+      tcp.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (tcpFree) await new Promise<void>((resolve) => tcp.close(() => resolve()))
+    await new Promise<void>((resolve) => udp.close(() => resolve()))
+    if (tcpFree) return port
+  }
+  throw new Error('found no loopback port free for both UDP and TCP in 20 tries')
 }
 
 /** A running dnsmasq. */
@@ -57,9 +68,17 @@ export class Dnsmasq {
     const binary = findDnsmasq()
     if (!binary) throw new Error('dnsmasq is not installed')
     const server = new Dnsmasq(binary, ttl)
-    server.port = await freeUdpPort()
-    await server.run(records)
-    return server
+    // The port can still be taken between the check and dnsmasq's bind (the other tests open
+    // sockets all the time): then try another one.
+    for (let attempt = 1; ; attempt++) {
+      server.port = await freePort()
+      try {
+        await server.run(records)
+        return server
+      } catch (error) {
+        if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error
+      }
+    }
   }
 
   private async run(records: SrvLine[]): Promise<void> {

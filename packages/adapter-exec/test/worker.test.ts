@@ -105,7 +105,7 @@ describe.each(modes)('exec --libswarm over $mode', ({ mode, flags }) => {
     expect(exists(pid)).toBe(true)
     controller.abort()
     await expect.poll(() => exists(pid), { timeout: 10_000 }).toBe(false)
-    expect(zombies()).toEqual([])
+    await expect.poll(zombies, { timeout: 5000 }).toEqual([])
   })
 
   it('reports a crashed child as an Error, then answers every call with a clear Error', async () => {
@@ -121,7 +121,7 @@ describe.each(modes)('exec --libswarm over $mode', ({ mode, flags }) => {
       message: `[adapter-exec] node (pid ${pid}) exited with code 7; spawn it again`,
     })
     expect(exists(pid)).toBe(false)
-    expect(zombies()).toEqual([])
+    await expect.poll(zombies, { timeout: 5000 }).toEqual([])
   })
 
   it('a child that dies while it handles a call: that call fails saying how the child ended', async () => {
@@ -149,7 +149,7 @@ describe('spawnWorker: children that do not speak libswarm', () => {
         /^\[adapter-exec\] quitter \(pid \d+\) exited with code 2 before it offered a service; a --libswarm command must call serveParent\(\)/,
       ),
     })
-    expect(zombies()).toEqual([])
+    await expect.poll(zombies, { timeout: 5000 }).toEqual([])
   })
 
   it('gives up after the handshake timeout and kills the child', async () => {
@@ -167,7 +167,7 @@ describe('spawnWorker: children that do not speak libswarm', () => {
     const pid = Number(/\(pid (\d+)\)/.exec((error as Error).message)?.[1])
     expect(pid).toBeGreaterThan(0)
     expect(exists(pid)).toBe(false)
-    expect(zombies()).toEqual([])
+    await expect.poll(zombies, { timeout: 5000 }).toEqual([])
   })
 
   it('reports a command that cannot be run', async () => {
