@@ -14,6 +14,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '../errors.ts'
+import { canTrySend, TRY_SEND } from '../internal/sender-hooks.ts'
 import type { Message, Verb } from './types.ts'
 
 /** The error classes an `Error` reply's code (args[1]) turns back into. Others become RemoteError. */
@@ -72,8 +73,22 @@ export function notImplementedMessage(verb: Verb | string): Message {
  * Sends `message` on `ret` and closes `ret`. Never throws: a caller that went away (ret closed or
  * cancelled) is not an error of the service.
  */
-export async function replyAndClose(ret: Sender<Message> | undefined, message: Message): Promise<void> {
-  if (!ret) return
+export function replyAndClose(ret: Sender<Message> | undefined, message: Message): Promise<void> {
+  if (!ret) return RESOLVED
+  if (canTrySend<Message>(ret)) {
+    // A session's or a pipe's Sender takes the reply at once when it has room: no promise.
+    let done: boolean
+    try {
+      done = ret[TRY_SEND](message)
+    } catch {
+      done = true // refused (it cannot be encoded): as a rejected send, just close
+    }
+    if (done) return closeQuietly(ret)
+  }
+  return sendThenClose(ret, message)
+}
+
+async function sendThenClose(ret: Sender<Message>, message: Message): Promise<void> {
   try {
     await ret.send(message)
   } catch {
@@ -82,13 +97,18 @@ export async function replyAndClose(ret: Sender<Message> | undefined, message: M
   await closeQuietly(ret)
 }
 
+const RESOLVED: Promise<void> = Promise.resolve()
+const ignore = (): void => {}
+
 /** Closes `ret`, ignoring a caller that already went away. */
-export async function closeQuietly(ret: Sender<Message> | undefined): Promise<void> {
+export function closeQuietly(ret: Sender<Message> | undefined): Promise<void> {
+  let closing: Promise<void> | undefined
   try {
-    await ret?.close()
+    closing = ret?.close()
   } catch {
-    // Already gone.
+    return RESOLVED // Already gone.
   }
+  return closing ? closing.then(ignore, ignore) : RESOLVED
 }
 
 /** Answers `Error [message, code]` for `error` on `ret` and closes it. Never throws. */

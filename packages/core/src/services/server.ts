@@ -120,7 +120,9 @@ export class Server extends Dispatcher {
       if (ret) await replyAndClose(ret, notImplementedMessage(message.verb))
       return
     }
-    const result = await handler.call(handlers, message.args, context)
+    const returned = handler.call(handlers, message.args, context)
+    // A handler that answers synchronously does not wait a microtask for its own value.
+    const result = isThenable(returned) ? await returned : returned
     switch (message.verb) {
       case 'Ls':
         return replyAndClose(ret, { verb: 'Set', args: namesOf(result) })
@@ -185,6 +187,14 @@ export class Server extends Dispatcher {
       context.signal,
     )
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
 }
 
 /** Adds `time` (now, ISO 8601) to an event that has none. */
