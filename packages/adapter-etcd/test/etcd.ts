@@ -51,10 +51,18 @@ export class Etcd {
     const binary = findEtcd()
     if (!binary) throw new Error('etcd is not installed')
     const etcd = new Etcd(binary)
-    etcd.clientPort = await freePort()
-    etcd.peerPort = await freePort()
-    await etcd.run()
-    return etcd
+    // A port can be taken between the check and etcd's bind (other tests open sockets all the
+    // time): then try other ones.
+    for (let attempt = 1; ; attempt++) {
+      etcd.clientPort = await freePort()
+      etcd.peerPort = await freePort()
+      try {
+        await etcd.run()
+        return etcd
+      } catch (error) {
+        if (attempt >= 5 || !/address already in use/i.test(String(error))) throw error
+      }
+    }
   }
 
   private async run(): Promise<void> {

@@ -75,6 +75,19 @@ export class Sshd {
       `${keygen(this.userKey)}\n${keygen(this.encryptedKey, this.passphrase)}\n`,
     )
     keygen(this.strangerKey)
+    // The port can be taken between the check and sshd's bind (other tests open sockets all the
+    // time): then try another one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.listenOnFreePort(hostPub, otherPub)
+        return
+      } catch (error) {
+        if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error
+      }
+    }
+  }
+
+  private async listenOnFreePort(hostPub: string, otherPub: string): Promise<void> {
     this.port = await freePort()
     const [type, blob] = hostPub.split(' ')
     const [otherType, otherBlob] = otherPub.split(' ')

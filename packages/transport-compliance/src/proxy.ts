@@ -63,6 +63,23 @@ export async function startProcess(
   logFile: string,
   prepare?: (dir: string, port: number) => void,
 ): Promise<RealServer> {
+  // The port can be taken between the check and the server's bind (other tests open sockets all
+  // the time): then try another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePort(binary, args, logFile, prepare)
+    } catch (error) {
+      if (attempt >= 5 || !/address already in use/i.test(String(error))) throw error
+    }
+  }
+}
+
+async function startOnFreePort(
+  binary: string,
+  args: (dir: string, port: number) => string[],
+  logFile: string,
+  prepare?: (dir: string, port: number) => void,
+): Promise<RealServer> {
   const dir = mkdtempSync(join(tmpdir(), 'libswarm-proxy-'))
   const port = await freePort()
   prepare?.(dir, port)
