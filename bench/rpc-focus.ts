@@ -2,13 +2,16 @@
  * A focused run of the request/response cases that the pipelined target is about: libswarm against
  * raw ping-pong (unix, tcp, ws) and capnweb over ws, alternating peers per round, in one process.
  *
- *   npx tsx --expose-gc bench/rpc-focus.ts [--rounds 5] [--only ws,tcp,unix] [--pipelined-only]
+ *   npx tsx --expose-gc bench/rpc-focus.ts [--rounds 5] [--only unix,tcp,ws,services] [--pipelined-only]
+ *
+ * `services` compares Client.call('Get') against a Server over tcp (the libswarm row) with the bare
+ * pattern (a message carrying a return Sender) and raw ping-pong.
  *
  * Prints per-round figures and the medians of per-round ratios. The full suite (bench/suites/rpc.ts)
  * stays the reference for docs/PERFORMANCE.md; this one is for before/after comparisons while working.
  */
 import { median } from './lib/common.ts'
-import { capnwebPeer, libswarmPeer, type Peer, rawPeer, rawWsPeer } from './lib/peers.ts'
+import { capnwebPeer, libswarmPeer, libswarmServicePeer, type Peer, rawPeer, rawWsPeer } from './lib/peers.ts'
 
 const arg = (name: string) => {
   const at = process.argv.indexOf(name)
@@ -55,6 +58,12 @@ const groups: Record<string, Record<string, () => Promise<Peer>>> = {
   unix: { libswarm: () => libswarmPeer('unix'), raw: () => rawPeer('unix') },
   tcp: { libswarm: () => libswarmPeer('tcp'), raw: () => rawPeer('tcp') },
   ws: { libswarm: () => libswarmPeer('ws'), raw: rawWsPeer, capnweb: capnwebPeer },
+  // The services layer over the same pattern: Client.call('Get') against a Server, over tcp.
+  services: {
+    libswarm: () => libswarmServicePeer('tcp'),
+    bare: () => libswarmPeer('tcp'),
+    raw: () => rawPeer('tcp'),
+  },
 }
 
 for (const group of only) {

@@ -8,7 +8,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import net from 'node:net'
 import * as grpc from '@grpc/grpc-js'
-import { pipe, type Sender } from '@libswarm/core'
+import { Client, pipe, type Sender, Server, type Service } from '@libswarm/core'
 import { newWebSocketRpcSession, RpcTarget } from 'capnweb'
 import * as nats from 'nats'
 import { WebSocket, WebSocketServer } from 'ws'
@@ -42,6 +42,30 @@ export async function libswarmPeer(kind: 'unix' | 'tcp' | 'ws'): Promise<Peer> {
       return answers.receive()
     },
     close,
+  }
+}
+
+/**
+ * A libswarm service call: `Client.call('Get')` against a `Server` whose `onGet` answers at once,
+ * the request going over a session channel the server side feeds into the Server. Same pattern as
+ * {@link libswarmPeer} (a new return Sender per call) plus the services layer: verbs, the reply
+ * convention, per-call timeout, context and concurrency bound.
+ */
+export async function libswarmServicePeer(kind: 'unix' | 'tcp' | 'ws'): Promise<Peer> {
+  const [client, server, close] = await sessionPair(kind)
+  const service = new Server({ onGet: (args) => ({ id: Number(args[0]), answer: Number(args[0]) * 2 }) })
+  const tx = client.open() as Service
+  const rx = await server.accept()
+  void (async () => {
+    for await (const message of rx) await service.send(message as never, { peer: server.peer } as never)
+  })().catch(() => {})
+  const caller = new Client(tx)
+  return {
+    call: (id) => caller.get([String(id)]),
+    async close() {
+      await service.close()
+      await close()
+    },
   }
 }
 
