@@ -505,6 +505,7 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
         decoded.error instanceof LibswarmError
           ? decoded.error
           : new DecodeError(String(decoded.error), { cause: decoded.error })
+      this.session.forgetDecoded()
       this.push({ value: undefined, size, refs: 0, error })
       this.state = 1
       this.error = error
@@ -512,7 +513,15 @@ class InChannel<T = unknown> implements Receiver<T>, StreamEnd {
       this.release()
       return
     }
-    this.push({ value: decoded.value, size, refs: decoded.refs, error: undefined, owned: decoded.owned })
+    const entry: Entry = {
+      value: decoded.value,
+      size,
+      refs: decoded.refs,
+      error: undefined,
+      owned: decoded.owned,
+    }
+    this.session.forgetDecoded()
+    this.push(entry)
   }
 
   onEnd(): void {
@@ -651,16 +660,19 @@ class ForwardChannel<T = unknown> implements StreamEnd, ClosedListener {
         decoded.error instanceof LibswarmError
           ? decoded.error
           : new DecodeError(String(decoded.error), { cause: decoded.error })
-      this.target.abort(error)
+      this.session.forgetDecoded()
       this.state = 1
       this.error = error
       this.session.frame(FrameType.Reset, this.id, encodeCodeReason(ErrorCode.Decode, error.message))
       this.session.release(this)
+      // After the state change: a target that reports its end at once finds this stream ended.
+      this.target.abort(error)
       return
     }
     const value = decoded.value as T
     const refs = decoded.refs
     const owned = decoded.owned
+    this.session.forgetDecoded()
     if (this.fast) {
       let accepted: boolean
       try {
@@ -1772,7 +1784,8 @@ export class WireSession implements Session {
 
   /**
    * Decodes one message; refs it holds are counted as pending until the application takes it. The
-   * result is one object per session, overwritten by the next call: read it at once.
+   * result is one object per session, overwritten by the next call: read it at once, then call
+   * {@link forgetDecoded} so the session does not keep the message alive.
    */
   decodeMessage(payload: Uint8Array): Readonly<Decoded> {
     const decoded = this.decoded
@@ -1798,6 +1811,14 @@ export class WireSession implements Session {
       this.fdObjects = undefined
     }
     return decoded
+  }
+
+  /** Drops the session's hold on the last decoded message (see {@link decodeMessage}). */
+  forgetDecoded(): void {
+    const decoded = this.decoded
+    decoded.value = undefined
+    decoded.error = undefined
+    decoded.owned = undefined
   }
 
   // ---------------------------------------------------------------- reading
