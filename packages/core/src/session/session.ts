@@ -2217,11 +2217,13 @@ export class WireSession implements Session {
       return
     }
     if (this.pendingInSize > 0 || this.partialLeft > 0) {
+      // What arrived was valid as far as it went: the peer went away in the middle of a write (a
+      // process killed while the kernel held part of a frame), so the connection was lost.
       this.fail(
-        new ProtocolError(
+        new SessionClosedError(
           this.partialLeft > 0
-            ? `the connection ended in the middle of a frame (${this.partialLeft} bytes of it were missing)`
-            : `the connection ended in the middle of a frame (${this.pendingInSize} bytes of it arrived)`,
+            ? `the connection ended in the middle of a frame (${this.partialLeft} bytes of it were missing): the peer went away mid-send`
+            : `the connection ended in the middle of a frame (${this.pendingInSize} bytes of it arrived): the peer went away mid-send`,
         ),
       )
       return
