@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { ConflictError, InvalidArgumentError, NotFoundError, UnavailableError } from '@libswarm/core'
 import { describe, expect, it } from 'vitest'
 import { backend } from '../src/index.ts'
@@ -8,7 +10,7 @@ import {
   parseSpawnArgs,
   toWatchEvent,
 } from '../src/internal/engine.ts'
-import { parseTimeNanos, parseWatchArgs } from '../src/internal/service.ts'
+import { Engine, parseTimeNanos, parseWatchArgs } from '../src/internal/service.ts'
 
 describe('dockerclient internals', () => {
   it('parses engine URLs, DOCKER_HOST and the default socket', () => {
@@ -99,5 +101,41 @@ describe('dockerclient internals', () => {
     })
     expect(() => parseWatchArgs(['web'])).toThrow(InvalidArgumentError)
     expect(() => parseWatchArgs(['--since=yesterday'])).toThrow(/cannot read the time/)
+  })
+})
+
+describe('the engine event stream', () => {
+  it('delivers events the engine sends out of time order (two containers removed in parallel)', async () => {
+    // dockerd stamps an event, then publishes it: two goroutines can publish in the other order.
+    const now = BigInt(Date.now()) * 1_000_000n
+    const event = (name: string, at: bigint) =>
+      `${JSON.stringify({ Type: 'container', Action: 'destroy', Actor: { ID: name.repeat(12), Attributes: { name } } }).slice(0, -1)},"time":${at / 1_000_000_000n},"timeNano":${at}}\n`
+    const server = createServer((req, res) => {
+      if (!req.url?.startsWith('/events')) {
+        res.writeHead(404).end()
+        return
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' })
+      res.write(event('b', now + 2_000_000_000n))
+      res.write(event('a', now + 1_000_000_000n))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    const controller = new AbortController()
+    try {
+      const engine = new Engine({ url: `tcp://127.0.0.1:${port}` })
+      const names: string[] = []
+      const timeout = setTimeout(() => controller.abort(), 5000)
+      for await (const watch of engine.events(controller.signal)) {
+        names.push(watch.name)
+        if (names.length === 2) break
+      }
+      clearTimeout(timeout)
+      expect(names).toEqual(['b', 'a'])
+    } finally {
+      controller.abort()
+      server.closeAllConnections()
+      server.close()
+    }
   })
 })

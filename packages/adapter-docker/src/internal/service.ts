@@ -358,6 +358,11 @@ export class Engine {
       if (first && since === undefined) since = opening
       first = false
       broken = false
+      // This stream starts at `from`; what it replays at exactly `from` may have been delivered
+      // before the reconnect. Later events can come out of time order (dockerd stamps an event,
+      // then publishes it): each one is delivered, and `since` only ever moves forward.
+      const from = since
+      const replayed = delivered
       const onAbort = () => stream.destroy()
       stop.addEventListener('abort', onAbort, { once: true })
       const splitter = new LineSplitter()
@@ -376,13 +381,13 @@ export class Engine {
             const nanos = /"timeNano":(\d+)/.exec(line)?.[1]
             const at = nanos ? BigInt(nanos) : BigInt(event.time ?? 0) * 1_000_000_000n
             const key = `${at}|${event.Actor?.ID ?? event.id ?? ''}|${event.Action ?? event.status ?? ''}`
-            if (since !== undefined && at < since) continue
-            if (since !== undefined && at === since && delivered.has(key)) continue // replayed
+            if (from !== undefined && at < from) continue
+            if (from !== undefined && at === from && replayed.has(key)) continue // replayed
             if (since === undefined || at > since) {
               since = at
               delivered = new Set()
             }
-            delivered.add(key)
+            if (at === since) delivered.add(key)
             const watch = toWatchEvent(event)
             if (watch) yield watch
           }
