@@ -11,7 +11,15 @@
  * stays the reference for docs/PERFORMANCE.md; this one is for before/after comparisons while working.
  */
 import { median } from './lib/common.ts'
-import { capnwebPeer, libswarmPeer, libswarmServicePeer, type Peer, rawPeer, rawWsPeer } from './lib/peers.ts'
+import {
+  capnwebPeer,
+  libswarmPeer,
+  libswarmServicePeer,
+  measureCalls,
+  type Peer,
+  rawPeer,
+  rawWsPeer,
+} from './lib/peers.ts'
 
 const arg = (name: string) => {
   const at = process.argv.indexOf(name)
@@ -25,33 +33,14 @@ const PIPELINED = 30_000
 const IN_FLIGHT = 1_000
 const WARMUP = 1_000
 
-async function measure(make: () => Promise<Peer>): Promise<{ median: number; calls: number }> {
-  const peer = await make()
-  try {
-    let id = 0
-    for (let i = 0; i < WARMUP; i++) await peer.call(id++)
-    const times: number[] = []
-    if (!pipelinedOnly) {
-      for (let i = 0; i < SEQUENTIAL; i++) {
-        const start = performance.now()
-        await peer.call(id++)
-        times.push((performance.now() - start) * 1000)
-      }
-    }
-    let issued = 0
-    const start = performance.now()
-    await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
-        while (issued < PIPELINED) {
-          issued++
-          await peer.call(id++)
-        }
-      }),
-    )
-    return { median: median(times), calls: PIPELINED / ((performance.now() - start) / 1000) }
-  } finally {
-    await peer.close()
+function measure(make: () => Promise<Peer>): Promise<{ median: number; calls: number }> {
+  const counts = {
+    warmup: WARMUP,
+    sequential: pipelinedOnly ? 0 : SEQUENTIAL,
+    pipelined: PIPELINED,
+    inFlight: IN_FLIGHT,
   }
+  return measureCalls(make, counts).then((f) => ({ median: f.median, calls: f.callsPerSec }))
 }
 
 const groups: Record<string, Record<string, () => Promise<Peer>>> = {

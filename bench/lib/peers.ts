@@ -12,7 +12,16 @@ import { Client, pipe, type Sender, Server, type Service } from '@libswarm/core'
 import { newWebSocketRpcSession, RpcTarget } from 'capnweb'
 import * as nats from 'nats'
 import { WebSocket, WebSocketServer } from 'ws'
-import { frame, frameReader, rawCodec, type SocketKind, sessionPair, socketPair } from './common.ts'
+import {
+  frame,
+  frameReader,
+  median,
+  percentile,
+  rawCodec,
+  type SocketKind,
+  sessionPair,
+  socketPair,
+} from './common.ts'
 
 export type Answer = { id: number; answer: number }
 export type Request = { id: number; name: string; ok: boolean }
@@ -21,6 +30,48 @@ export type Request = { id: number; name: string; ok: boolean }
 export interface Peer {
   call(id: number): Promise<unknown>
   close(): Promise<void>
+}
+
+/** What {@link measureCalls} reports: round-trip median and p99 (µs), and pipelined calls per second. */
+export interface CallFigures {
+  median: number
+  p99: number
+  callsPerSec: number
+}
+
+/**
+ * Measures one peer: `warmup` calls, then `sequential` timed round trips, then `pipelined` calls
+ * issued by `inFlight` callers, each making its next call when its answer arrives. Closes the peer.
+ */
+export async function measureCalls(
+  make: () => Promise<Peer>,
+  counts: { warmup: number; sequential: number; pipelined: number; inFlight: number },
+): Promise<CallFigures> {
+  const peer = await make()
+  try {
+    let id = 0
+    for (let i = 0; i < counts.warmup; i++) await peer.call(id++)
+    const times: number[] = []
+    for (let i = 0; i < counts.sequential; i++) {
+      const start = performance.now()
+      await peer.call(id++)
+      times.push((performance.now() - start) * 1000)
+    }
+    let issued = 0
+    const start = performance.now()
+    await Promise.all(
+      Array.from({ length: counts.inFlight }, async () => {
+        while (issued < counts.pipelined) {
+          issued++
+          await peer.call(id++)
+        }
+      }),
+    )
+    const callsPerSec = counts.pipelined / ((performance.now() - start) / 1000)
+    return { median: median(times), p99: percentile(times, 99), callsPerSec }
+  } finally {
+    await peer.close()
+  }
 }
 
 /** A libswarm request: a message carrying a return Sender (the libchan pattern), over a session. */

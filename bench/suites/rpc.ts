@@ -5,11 +5,13 @@
  * @grpc/grpc-js (unary and a bidi stream) and nats request/reply through a real nats-server.
  * Every round runs every peer of a transport once, in a rotating order.
  */
-import { check, median, percentile, quick, ROUNDS, type Row } from '../lib/common.ts'
+import { check, median, quick, ROUNDS, type Row } from '../lib/common.ts'
 import {
+  type CallFigures,
   capnwebPeer,
   grpcPeer,
   libswarmPeer,
+  measureCalls,
   natsPeer,
   natsUnavailable,
   type Peer,
@@ -23,40 +25,10 @@ const PIPELINED = quick ? 2_000 : 30_000
 const IN_FLIGHT = 1_000
 const WARMUP = quick ? 100 : 1_000
 
-interface Figures {
-  median: number
-  p99: number
-  callsPerSec: number
-}
+type Figures = CallFigures
 
-async function measure(make: () => Promise<Peer>): Promise<Figures> {
-  const peer = await make()
-  try {
-    let id = 0
-    for (let i = 0; i < WARMUP; i++) await peer.call(id++)
-    const times: number[] = []
-    for (let i = 0; i < SEQUENTIAL; i++) {
-      const start = performance.now()
-      await peer.call(id++)
-      times.push((performance.now() - start) * 1000)
-    }
-    // Pipelined: IN_FLIGHT callers, each issuing its next call when its answer arrives.
-    let issued = 0
-    const start = performance.now()
-    await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
-        while (issued < PIPELINED) {
-          issued++
-          await peer.call(id++)
-        }
-      }),
-    )
-    const callsPerSec = PIPELINED / ((performance.now() - start) / 1000)
-    return { median: median(times), p99: percentile(times, 99), callsPerSec }
-  } finally {
-    await peer.close()
-  }
-}
+const measure = (make: () => Promise<Peer>): Promise<Figures> =>
+  measureCalls(make, { warmup: WARMUP, sequential: SEQUENTIAL, pipelined: PIPELINED, inFlight: IN_FLIGHT })
 
 type Peers = Record<string, () => Promise<Peer>>
 
