@@ -134,6 +134,17 @@ describe.each(modes)('exec --libswarm over $mode', ({ mode, flags }) => {
       .toEqual([death, 'EXITED'])
     expect(exists(pid)).toBe(false)
   })
+
+  it('a child that dies long after it started: the call still says how the child ended', async () => {
+    // The wait for the exit report starts when the pipes close, not when the child was spawned.
+    const { client } = await spawnFixture(['die-in-start'])
+    const { pid } = await client.get<{ pid: number }>()
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await expect(client.start()).rejects.toMatchObject({
+      name: 'UnavailableError',
+      message: `[adapter-exec] node (pid ${pid}) was killed by SIGKILL`,
+    })
+  })
 })
 
 describe('spawnWorker: children that do not speak libswarm', () => {

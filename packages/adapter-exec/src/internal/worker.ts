@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { Duplex, type Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import {
@@ -127,6 +128,7 @@ export async function spawnWorker(options: WorkerOptions): Promise<Worker> {
       ? ipcLink(child as unknown as IpcChannel, peer)
       : duplexLink(Duplex.from({ readable: child.stdout!, writable: child.stdin! }), peer),
     died,
+    pid,
   )
   child.stdin?.on('error', () => {})
 
@@ -194,17 +196,36 @@ export async function spawnWorker(options: WorkerOptions): Promise<Worker> {
 
 /**
  * `link`, with its end and failure held back until `died` has settled (the child exited and its
- * session was ended with how; at most `wait` ms). A dying child's pipes close a moment before its
- * exit is reported: without this, every pending call would say "the connection was closed" instead
- * of "was killed by SIGKILL".
+ * session was ended with how). A dying child's pipes close a moment before its exit is reported:
+ * without this, every pending call would say "the connection was closed" instead of "was killed by
+ * SIGKILL". Once the child is a zombie its exit report is certain, so that is awaited however late
+ * a loaded machine delivers it; a child still running with its pipes closed is waited for at most
+ * `wait` ms.
  */
-function untilExited(link: Link, died: Promise<unknown>, wait = 1000): Link {
-  const settled = Promise.race([died, delay(wait)])
+function untilExited(link: Link, died: Promise<unknown>, pid: number, wait = 1000): Link {
+  let exited = false
+  void died.then(() => {
+    exited = true
+  })
+  // Started by the first end, error or close of the link, not before: the wait is for the exit
+  // report that follows the pipes' closing.
+  let settled: Promise<void> | undefined
+  const untilReported = async () => {
+    const until = Date.now() + wait
+    while (!exited) {
+      if (isZombie(pid)) return void (await died)
+      if (Date.now() >= until) return
+      await delay(10)
+    }
+  }
   return {
     peer: link.peer,
     canPassFds: link.canPassFds,
     start(handlers) {
-      const later = (report: () => void) => void settled.then(report)
+      const later = (report: () => void) => {
+        settled ??= untilReported()
+        void settled.then(report)
+      }
       link.start({
         data: (chunk, fds) => handlers.data(chunk, fds),
         drain: () => handlers.drain(),
@@ -219,6 +240,15 @@ function untilExited(link: Link, died: Promise<unknown>, wait = 1000): Link {
     destroy: (error) => link.destroy(error),
     pause: link.pause ? () => link.pause!() : undefined,
     resume: link.resume ? () => link.resume!() : undefined,
+  }
+}
+
+/** Whether `pid` has died and waits to be reaped (Linux's /proc); false where that cannot be told. */
+function isZombie(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return false
   }
 }
 
