@@ -30,6 +30,11 @@ export default defineConfig({
         extends: true as const,
         test: { name: 'examples', root: join(root, 'examples'), include: ['test/**/*.test.ts'] },
       },
+      // The documentation site's own checks (docs/test/).
+      {
+        extends: true as const,
+        test: { name: 'docs', root: join(root, 'docs'), include: ['test/**/*.test.ts'] },
+      },
       // The workspace's own rules (test/workspace.test.ts).
       { extends: true as const, test: { name: 'workspace', root, include: ['test/**/*.test.ts'] } },
     ],

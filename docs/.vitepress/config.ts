@@ -70,7 +70,8 @@ export default defineConfig({
   base: process.env.DOCS_BASE ?? '/',
   cleanUrls: true,
   lastUpdated: false,
-  srcExclude: ['scripts/**', 'README.md'],
+  // api/README.md is what a checkout shows before the reference is built; the site has the reference.
+  srcExclude: ['scripts/**', 'README.md', 'api/README.md'],
   themeConfig: {
     nav: [
       { text: 'Getting started', link: '/getting-started' },

@@ -4,7 +4,9 @@
  * the GitHub way and are mapped here:
  *
  * - a page under docs/ stays a page (`/PROTOCOL.md`);
- * - a package's README (or its folder) becomes that package's generated page (`/packages/core.md`);
+ * - a package's README (or its folder) becomes that package's generated page (`/packages/core.md`),
+ *   and the packages/ folder the package index (`/packages/`);
+ * - docs/api/README.md (what a checkout has of the generated API reference) becomes `/api/`;
  * - anything else in the repository (sources, test vectors, examples) links to the repository.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -31,16 +33,33 @@ export const repoUrl: string = (() => {
   return 'https://github.com/libswarm/libswarm-ts'
 })()
 
-/** The folders whose README becomes a page under /packages/: `packages/<name>` and `apps/<name>`. */
-export function packageFolders(): { folder: string; group: 'packages' | 'apps'; name: string }[] {
-  const found: { folder: string; group: 'packages' | 'apps'; name: string }[] = []
+/** A package folder of the workspace: `packages/<name>` or `apps/<name>`. */
+export interface PackageFolder {
+  /** The folder relative to the repository root, e.g. `packages/core`. */
+  folder: string
+  group: 'packages' | 'apps'
+  /** The folder's name, which is also the name of its page under /packages/. */
+  name: string
+  /** `"private": true` in its package.json: never published, so the site leaves it out. */
+  private: boolean
+}
+
+/**
+ * The folders whose README becomes a page under /packages/: `packages/<name>` and `apps/<name>`
+ * with a README.md and a package.json, leaving out private packages (test-only, never published)
+ * unless `includePrivate` is set.
+ */
+export function packageFolders(options: { includePrivate?: boolean } = {}): PackageFolder[] {
+  const found: PackageFolder[] = []
   for (const group of ['packages', 'apps'] as const) {
     const base = join(repoRoot, group)
     if (!existsSync(base)) continue
     for (const name of readdirSync(base).sort()) {
-      if (existsSync(join(base, name, 'README.md')) && existsSync(join(base, name, 'package.json'))) {
-        found.push({ folder: `${group}/${name}`, group, name })
-      }
+      const manifest = join(base, name, 'package.json')
+      if (!existsSync(join(base, name, 'README.md')) || !existsSync(manifest)) continue
+      const isPrivate = (JSON.parse(readFileSync(manifest, 'utf8')) as { private?: boolean }).private === true
+      if (isPrivate && !options.includePrivate) continue
+      found.push({ folder: `${group}/${name}`, group, name, private: isPrivate })
     }
   }
   return found
@@ -59,9 +78,15 @@ export function mapLink(fromRepoPath: string, href: string): string | undefined 
   const target = posix.normalize(posix.join(posix.dirname(fromRepoPath), path)).replace(/\/$/, '')
   if (target.startsWith('..')) return undefined
 
-  // A package README, or the package's folder: its generated page.
+  // A package README, or the package's folder: its generated page (a private package has none).
   const pkg = /^(packages|apps)\/([^/]+)(?:\/README\.md)?$/.exec(target)
-  if (pkg && existsSync(join(repoRoot, pkg[1]!, pkg[2]!, 'README.md'))) return `/packages/${pkg[2]}.md${hash}`
+  if (pkg && packageFolders().some(({ folder }) => folder === `${pkg[1]}/${pkg[2]}`))
+    return `/packages/${pkg[2]}.md${hash}`
+
+  // The packages' folder: the site's package index. The API reference's README (the one file of
+  // docs/api/ a checkout has before the site is built): the generated reference.
+  if (target === 'packages') return `/packages/${hash}`
+  if (target === 'docs/api/README.md') return `/api/${hash}`
 
   // A page of the site.
   if (target.startsWith('docs/') && target.endsWith('.md')) return `/${target.slice('docs/'.length)}${hash}`

@@ -31,7 +31,8 @@ function markdownFiles(): string[] {
     }
   }
   walk(docs)
-  for (const { folder } of packageFolders()) files.push(join(repoRoot, folder, 'README.md'))
+  for (const { folder } of packageFolders({ includePrivate: true }))
+    files.push(join(repoRoot, folder, 'README.md'))
   return files
 }
 

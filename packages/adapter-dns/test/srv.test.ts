@@ -40,8 +40,34 @@ describe('wire format', () => {
 
   it('rejects a pointer loop and a truncated record instead of hanging or crashing', () => {
     const loop = Buffer.from([0, 1, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0, 0xc0, 12])
-    expect(() => decodeResponse(loop)).toThrow(/loop|past the end|truncated/)
+    expect(() => decodeResponse(loop)).toThrow(/malformed DNS response/)
     expect(() => decodeResponse(Buffer.from([0, 1, 0x81]))).toThrow(/shorter than its header/)
+  })
+
+  it('turns any garbage into an Error that says the response is malformed (no hang, no other throw)', () => {
+    const query = encodeQuery(7, '_web._tcp.test')
+    let seed = 42
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed
+    }
+    let rejected = 0
+    for (let i = 0; i < 500; i++) {
+      // A real query with a few bytes overwritten, cut short or extended: what a broken peer sends.
+      const bytes = Buffer.concat([query, Buffer.alloc(random() % 40)])
+      for (let n = 0; n < 1 + (random() % 6); n++) bytes[random() % bytes.length] = random() & 0xff
+      bytes.writeUInt16BE(random() % 4, 6) // ancount
+      try {
+        decodeResponse(bytes.subarray(0, 12 + (random() % (bytes.length - 11))))
+      } catch (error) {
+        expect(error).toBeInstanceOf(Error)
+        expect((error as Error).message).toMatch(
+          /^(malformed DNS response|DNS response shorter than its header)/,
+        )
+        rejected++
+      }
+    }
+    expect(rejected).toBeGreaterThan(0)
   })
 
   it('rejects an over-long label', () => {

@@ -6,7 +6,8 @@
  * time). Spawn runs a command there (each argument quoted for the remote shell, so metacharacters
  * pass unchanged), with Start / Stop / Get / Watch and its output lines as `Log`; Connect gives the
  * shell, a command's stdio, or a tunnel to a TCP port or a unix socket on the server (a remote swarmd
- * for a session to ride). `forwardPort` is `ssh -L`.
+ * for a session to ride). File PATH writes its content (`att`) to PATH there over SFTP. `forwardPort`
+ * is `ssh -L`.
  *
  * @example
  * import { Client, notImplemented } from '@libswarm/core'
@@ -45,16 +46,17 @@ export { type ForwardPortOptions, forwardPort, type PortForward } from './intern
  * - `--agent=SOCKET`: ssh-agent socket. Default: `$SSH_AUTH_SOCK`. `--no-agent` disables it.
  * - `--known-hosts=FILE`: host keys to check against. Default: `~/.ssh/known_hosts`.
  * - `--accept-new-host-key`: trust (and record) a host not in known_hosts. Default: refuse it.
- * - `--password-env=VAR`: password auth with the password in `$VAR`. Default: none.
+ * - `--password-env=VAR`: password auth with the password in `$VAR` (also answered to a
+ *   keyboard-interactive password prompt, as PAM asks). Default: none.
  * - `--passphrase-env=VAR`: passphrase of an encrypted key, from `$VAR`. Default: none.
  * - `--timeout=MS`: connect and handshake time limit. Default: 10000.
  */
 export const backend: Backend = {
   name: 'ssh',
-  summary: 'a remote machine over SSH: spawn commands, shells, TCP and unix-socket tunnels',
+  summary: 'a remote machine over SSH: spawn commands, shells, files, TCP and unix-socket tunnels',
   usage: USAGE,
   capabilities: {
-    verbs: ['Attach', 'Connect', 'Get', 'Ls', 'Spawn', 'Watch'],
+    verbs: ['Attach', 'Connect', 'File', 'Get', 'Ls', 'Spawn', 'Watch'],
     watch: true,
     connect: true,
     spawn: true,

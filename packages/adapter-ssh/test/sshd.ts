@@ -4,6 +4,7 @@
  * Everything is stopped by PID.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
@@ -54,8 +55,12 @@ export class Sshd {
   private child: ChildProcess | undefined
   private agent: ChildProcess | undefined
 
-  static async start(): Promise<Sshd> {
+  /** sshd_config lines that come first (sshd takes the first value of each keyword). */
+  private config: readonly string[] = []
+
+  static async start(options: { config?: readonly string[] } = {}): Promise<Sshd> {
     const sshd = new Sshd()
+    sshd.config = options.config ?? []
     await sshd.run()
     return sshd
   }
@@ -97,6 +102,7 @@ export class Sshd {
     writeFileSync(
       config,
       [
+        ...this.config,
         `Port ${this.port}`,
         'ListenAddress 127.0.0.1',
         `HostKey ${join(this.dir, 'host_key')}`,
@@ -109,6 +115,7 @@ export class Sshd {
         'UsePAM no',
         'AllowTcpForwarding yes',
         'AllowStreamLocalForwarding yes',
+        'Subsystem sftp internal-sftp',
         'LogLevel ERROR',
         '',
       ].join('\n'),
@@ -163,5 +170,50 @@ export class Sshd {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))])
     }
     rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Why a system user cannot be made for a test here, or undefined. Under CI it fails instead. */
+export function systemUserMissing(): string | undefined {
+  const missing = ['useradd', 'userdel', 'chpasswd'].filter(
+    (bin) => spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`]).status !== 0,
+  )
+  const reason =
+    missing.length > 0
+      ? `cannot make a test user: missing ${missing.join(', ')} (Debian package passwd)`
+      : process.getuid?.() !== 0
+        ? 'making a test user with a password needs root (useradd)'
+        : undefined
+  if (reason && process.env.CI) throw new Error(`${reason}; CI is set, so this is a failure, not a skip`)
+  return reason
+}
+
+/** A local user with a random password, made for a test and removed by {@link SystemUser.remove}. */
+export class SystemUser {
+  private constructor(
+    readonly name: string,
+    readonly password: string,
+  ) {}
+
+  static create(): SystemUser {
+    const suffix = randomBytes(4).toString('hex')
+    const user = new SystemUser(`libswarm-pw-${suffix}`, `pw ${randomBytes(12).toString('base64')}`)
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', user.name], { stdio: 'pipe' })
+    try {
+      execFileSync('chpasswd', { input: `${user.name}:${user.password}\n`, stdio: ['pipe', 'pipe', 'pipe'] })
+    } catch (error) {
+      user.remove()
+      throw error
+    }
+    return user
+  }
+
+  /** Removes the user and its home directory (also while a session of it still runs). */
+  remove(): void {
+    const result = spawnSync('userdel', ['--force', '--remove', this.name], { encoding: 'utf8' })
+    // userdel exits 12 when only the mail spool was missing; the user is gone then too.
+    if (result.status !== 0 && result.status !== 12) {
+      throw new Error(`userdel ${this.name} failed (${result.status}): ${result.stderr}`)
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ConsulApi, ConsulResponse } from './api.ts'
 
 /** Options of {@link blockingQuery}. */
@@ -37,7 +38,8 @@ export async function* blockingQuery<T>(
   let last = 0
   while (!signal.aborted) {
     const since = Date.now() - last
-    if (since < minInterval) await sleep(minInterval - since, signal)
+    // Each wait ends early when the signal fires (the rejection is that; the loop then stops).
+    if (since < minInterval) await sleep(minInterval - since, undefined, { signal }).catch(() => {})
     last = Date.now()
     let response: ConsulResponse<T>
     try {
@@ -50,7 +52,7 @@ export async function* blockingQuery<T>(
     } catch (error) {
       if (signal.aborted) return
       options.log?.(`${(error as Error).message}; retrying in ${backoff} ms`)
-      await sleep(backoff, signal)
+      await sleep(backoff, undefined, { signal }).catch(() => {})
       backoff = Math.min(backoff * 2, maxBackoff)
       continue
     }
@@ -65,17 +67,4 @@ export async function* blockingQuery<T>(
     index = next
     yield response
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { dnsServers } from './servers.ts'
 import {
   type DnsServer,
@@ -91,7 +92,8 @@ export class SrvSource {
   ): AsyncGenerator<SrvChange> {
     let previous: SrvSnapshot | undefined = baseline
     let backoff = this.minTtl
-    if (baseline) await sleep(this.interval(baseline) * 1000, signal)
+    // Each wait ends early when the signal fires (the rejection is that; the loop then stops).
+    if (baseline) await sleep(this.interval(baseline) * 1000, undefined, { signal }).catch(() => {})
     while (!signal.aborted) {
       let wait: number
       try {
@@ -107,7 +109,7 @@ export class SrvSource {
         wait = backoff
         backoff = Math.min(backoff * 2, this.maxTtl)
       }
-      await sleep(wait * 1000, signal)
+      await sleep(wait * 1000, undefined, { signal }).catch(() => {})
     }
   }
 }
@@ -133,17 +135,4 @@ export function diff(before: SrvSnapshot, after: SrvSnapshot): SrvChange[] {
   for (const [name, record] of old)
     changes.push({ type: 'delete', name, time: after.time, record: strip(record) })
   return changes
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -1,13 +1,14 @@
 /**
  * SRV lookups that keep the records' TTL. `node:dns` resolves SRV records but drops their TTL, and
- * Watch needs it to know when to look again, so the query goes out over UDP here (one question, RFC
- * 1035 wire format). A truncated answer falls back to `node:dns`'s Resolver (which retries over TCP),
+ * Watch needs it to know when to look again, so the query goes out over UDP here, encoded and decoded
+ * by dns-packet. A truncated answer falls back to `node:dns`'s Resolver (which retries over TCP),
  * with the TTL unknown.
  */
 import { createSocket } from 'node:dgram'
 import { Resolver } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { abortErrorFrom, InvalidArgumentError, NotFoundError, UnavailableError } from '@libswarm/core'
+import * as packet from 'dns-packet'
 
 /** One SRV record. */
 export interface SrvRecord {
@@ -24,9 +25,6 @@ export interface DnsServer {
   host: string
   port: number
 }
-
-const TYPE_SRV = 33
-const CLASS_IN = 1
 
 /** Parses `host`, `host:port`, `[v6]:port` or `dns://host:port` into a server address (port 53 by default). */
 export function parseServer(spec: string): DnsServer {
@@ -55,25 +53,19 @@ export function parseServer(spec: string): DnsServer {
 
 /** Encodes a standard recursive query for one SRV name. */
 export function encodeQuery(id: number, name: string): Buffer {
-  const labels = name.replace(/\.$/, '').split('.')
-  const parts: Buffer[] = []
-  const header = Buffer.alloc(12)
-  header.writeUInt16BE(id, 0)
-  header.writeUInt16BE(0x0100, 2) // RD
-  header.writeUInt16BE(1, 4)
-  parts.push(header)
-  for (const label of labels) {
-    const bytes = Buffer.from(label, 'utf8')
-    if (bytes.length === 0 || bytes.length > 63) {
+  // dns-packet writes any label as it is; one over 63 bytes would corrupt the query.
+  for (const label of name.replace(/\.$/, '').split('.')) {
+    const length = Buffer.byteLength(label, 'utf8')
+    if (length === 0 || length > 63) {
       throw new InvalidArgumentError(`[adapter-dns] bad name "${name}": each label must be 1 to 63 bytes`)
     }
-    parts.push(Buffer.from([bytes.length]), bytes)
   }
-  const tail = Buffer.alloc(5)
-  tail.writeUInt16BE(TYPE_SRV, 1)
-  tail.writeUInt16BE(CLASS_IN, 3)
-  parts.push(tail)
-  return Buffer.concat(parts)
+  return packet.encode({
+    type: 'query',
+    id,
+    flags: packet.RECURSION_DESIRED,
+    questions: [{ type: 'SRV', name }],
+  })
 }
 
 /** The parsed parts of a DNS answer that an SRV lookup uses. */
@@ -84,62 +76,22 @@ export interface SrvAnswer {
   records: SrvRecord[]
 }
 
-/** Decodes a DNS response; throws on malformed bytes. */
+/** Decodes a DNS response (dns-packet does the wire format); throws on malformed bytes. */
 export function decodeResponse(message: Buffer): SrvAnswer {
   if (message.length < 12) throw new Error('DNS response shorter than its header')
-  const id = message.readUInt16BE(0)
-  const flags = message.readUInt16BE(2)
-  const qdcount = message.readUInt16BE(4)
-  const ancount = message.readUInt16BE(6)
-  let offset = 12
-  for (let i = 0; i < qdcount; i++) {
-    offset = readName(message, offset).end + 4
+  let decoded: packet.DecodedPacket
+  try {
+    decoded = packet.decode(message)
+  } catch (error) {
+    throw new Error(`malformed DNS response: ${(error as Error).message}`, { cause: error })
   }
   const records: SrvRecord[] = []
-  for (let i = 0; i < ancount; i++) {
-    const { end } = readName(message, offset)
-    if (end + 10 > message.length) throw new Error('DNS response truncated in a record header')
-    const type = message.readUInt16BE(end)
-    const ttl = message.readUInt32BE(end + 4)
-    const length = message.readUInt16BE(end + 8)
-    const data = end + 10
-    if (data + length > message.length) throw new Error('DNS record longer than the response')
-    if (type === TYPE_SRV && length >= 7) {
-      records.push({
-        priority: message.readUInt16BE(data),
-        weight: message.readUInt16BE(data + 2),
-        port: message.readUInt16BE(data + 4),
-        target: readName(message, data + 6).name,
-        ttl,
-      })
-    }
-    offset = data + length
+  for (const answer of decoded.answers ?? []) {
+    if (answer.type !== 'SRV') continue
+    const { target, port, priority = 0, weight = 0 } = answer.data
+    records.push({ priority, weight, port, target, ttl: answer.ttl })
   }
-  return { id, rcode: flags & 0x0f, truncated: (flags & 0x0200) !== 0, records }
-}
-
-function readName(message: Buffer, start: number): { name: string; end: number } {
-  const labels: string[] = []
-  let offset = start
-  let end = -1
-  for (let jumps = 0; ; ) {
-    if (offset >= message.length) throw new Error('DNS name runs past the end of the response')
-    const length = message[offset]!
-    if ((length & 0xc0) === 0xc0) {
-      if (offset + 1 >= message.length) throw new Error('DNS name pointer truncated')
-      if (end < 0) end = offset + 2
-      offset = ((length & 0x3f) << 8) | message[offset + 1]!
-      if (++jumps > 64) throw new Error('DNS name pointers loop')
-      continue
-    }
-    if (length === 0) {
-      if (end < 0) end = offset + 1
-      break
-    }
-    labels.push(message.toString('utf8', offset + 1, offset + 1 + length))
-    offset += 1 + length
-  }
-  return { name: labels.join('.'), end }
+  return { id: decoded.id ?? 0, rcode: (decoded.flags ?? 0) & 0x0f, truncated: decoded.flag_tc, records }
 }
 
 /** Options of {@link lookupSrv}. */

@@ -3,6 +3,7 @@
  * container (Get, Start, Stop, Log, Watch, Connect, Set).
  */
 import type { Duplex } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   InvalidArgumentError,
   type Message,
@@ -347,7 +348,8 @@ export class Engine {
         const mapped = mapEngineError(error, this.where)
         if (first) throw mapped
         this.#log(`[adapter-docker] event stream: ${mapped.message}; retrying`)
-        await delay(this.#reconnectDelayMs, stop)
+        // Ends early when `stop` fires (the rejection is that; the loop then stops).
+        await sleep(this.#reconnectDelayMs, undefined, { signal: stop }).catch(() => {})
         continue
       }
       if (broken) {
@@ -403,7 +405,7 @@ export class Engine {
       if (ended && range.until !== undefined && BigInt(Date.now()) * 1_000_000n >= range.until) return
       broken = true
       this.#log('[adapter-docker] event stream ended; reconnecting')
-      await delay(this.#reconnectDelayMs, stop)
+      await sleep(this.#reconnectDelayMs, undefined, { signal: stop }).catch(() => {})
     }
   }
 }
@@ -454,17 +456,4 @@ export function parseTimeNanos(text: string): bigint | undefined {
   const fraction = /T[\d:]+\.(\d+)/.exec(text)?.[1] ?? ''
   const extra = fraction.length > 3 ? BigInt(fraction.slice(3, 9).padEnd(6, '0')) : 0n
   return BigInt(ms) * 1_000_000n + extra
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -1,15 +1,19 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
-import type { Duplex } from 'node:stream'
+import { join, posix } from 'node:path'
+import type { Duplex, Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import {
   abortErrorFrom,
   InvalidArgumentError,
   type LibswarmError,
+  NotFoundError,
   UnauthorizedError,
   UnavailableError,
 } from '@libswarm/core'
-import { type ClientChannel, type ConnectConfig, Client as SshClient } from 'ssh2'
+import { NodeSSH, type Config as NodeSshConfig, SSHError } from 'node-ssh'
+import type { ClientChannel, SFTPWrapper, Client as SshClient } from 'ssh2'
 import {
   addKnownHost,
   algorithmsFor,
@@ -55,11 +59,15 @@ export interface SshOptions {
 
 const TAG = '[adapter-ssh]'
 
-/** One SSH connection, opened on first use and again after it drops. */
+/**
+ * One SSH connection, opened on first use and again after it drops. node-ssh sets it up (and answers
+ * a server that asks for the password by keyboard-interactive, as PAM does); commands, shells,
+ * tunnels and SFTP streams use its ssh2 connection directly.
+ */
 export class SshConnection {
   readonly options: SshOptions
   readonly port: number
-  #client: Promise<SshClient> | undefined
+  #ssh: Promise<NodeSSH> | undefined
   #closed = false
 
   constructor(options: SshOptions) {
@@ -72,18 +80,32 @@ export class SshConnection {
     return `${this.options.username}@${this.options.host}:${this.port}`
   }
 
-  /** The connected client (connecting if needed). */
-  client(): Promise<SshClient> {
-    if (this.#closed)
-      return Promise.reject(new UnavailableError(`${TAG} the connection to ${this.where} was closed`))
-    this.#client ??= this.#connect().catch((error) => {
-      this.#client = undefined
-      throw error
-    })
-    return this.#client
+  /** The connected ssh2 client (connecting if needed). */
+  async client(): Promise<SshClient> {
+    return (await this.#session()).connection!
   }
 
-  #config(): { config: ConnectConfig; verdict: { value?: HostKeyVerdict; key?: Buffer } } {
+  /** The connected node-ssh session: connects on first use, and again once the connection dropped. */
+  async #session(): Promise<NodeSSH> {
+    if (this.#closed) throw new UnavailableError(`${TAG} the connection to ${this.where} was closed`)
+    const current = this.#ssh
+    if (current) {
+      const ssh = await current
+      if (ssh.isConnected()) return ssh // node-ssh forgets the connection when it ends
+      if (this.#ssh === current) this.#ssh = undefined
+    }
+    this.#ssh ??= this.#connect().catch((error) => {
+      this.#ssh = undefined
+      throw error
+    })
+    return this.#ssh
+  }
+
+  #config(): {
+    config: NodeSshConfig
+    verdict: { value?: HostKeyVerdict; key?: Buffer }
+    knownHosts: string
+  } {
     const o = this.options
     const knownHosts = o.knownHosts ?? join(homedir(), '.ssh', 'known_hosts')
     const entries = readKnownHosts(knownHosts)
@@ -113,14 +135,16 @@ export class SshConnection {
       )
     }
     const serverHostKey = algorithmsFor(entriesFor(entries, o.host, this.port))
-    const config: ConnectConfig = {
+    const config: NodeSshConfig = {
       host: o.host,
       port: this.port,
       username: o.username,
-      privateKey,
+      privateKey: privateKey?.toString(),
       passphrase: o.passphrase,
       agent,
       password: o.password,
+      // A server may take the password only as the answer to a keyboard-interactive prompt (PAM).
+      tryKeyboard: o.password !== undefined,
       readyTimeout: o.readyTimeout ?? 10_000,
       keepaliveInterval: 15_000,
       algorithms: serverHostKey ? { serverHostKey: serverHostKey as never } : undefined,
@@ -135,49 +159,35 @@ export class SshConnection {
         return false
       },
     }
-    ;(config as { knownHostsPath?: string }).knownHostsPath = knownHosts
-    return { config, verdict }
+    return { config, verdict, knownHosts }
   }
 
-  #connect(): Promise<SshClient> {
-    const { config, verdict } = this.#config()
-    const knownHosts = (config as { knownHostsPath?: string }).knownHostsPath!
-    return new Promise<SshClient>((resolve, reject) => {
-      const client = new SshClient()
-      let ready = false
-      client.once('ready', () => {
-        ready = true
-        resolve(client)
-      })
-      client.on('error', (error: Error & { level?: string; code?: string }) => {
-        if (ready) return // reported to the operation that was running; the next use reconnects
-        reject(this.#error(error, verdict, knownHosts))
-      })
-      client.on('close', () => {
-        if (!ready)
-          reject(new UnavailableError(`${TAG} ${this.where} closed the connection during the handshake`))
-        if (this.#client && ready) this.#client = undefined
-      })
-      try {
-        client.connect(config)
-      } catch (error) {
-        // ssh2 throws at once for a key it cannot use (encrypted without a passphrase, garbage).
-        const text = (error as Error).message
-        reject(
-          new InvalidArgumentError(
-            `[adapter-ssh] cannot use the private key for ${this.where}: ${text}${/passphrase/i.test(text) ? '; give its passphrase with --passphrase-env=VAR' : ''}`,
-            { cause: error },
-          ),
-        )
-      }
-    })
+  async #connect(): Promise<NodeSSH> {
+    const { config, verdict, knownHosts } = this.#config()
+    const ssh = new NodeSSH()
+    try {
+      await ssh.connect(config)
+    } catch (error) {
+      ssh.dispose()
+      throw this.#error(error as Error, verdict, knownHosts)
+    }
+    // node-ssh stops listening for errors once the connection is ready. A later one (the server went
+    // away) is reported to the operation that was running; the next use connects again.
+    ssh.connection!.on('error', () => {})
+    return ssh
   }
 
   #error(
-    error: Error & { level?: string; code?: string },
+    error: Error & { level?: string; code?: string | null },
     verdict: { value?: HostKeyVerdict; key?: Buffer },
     knownHosts: string,
   ): LibswarmError {
+    if (error instanceof SSHError) {
+      // node-ssh's "No response from server": the server closed the connection before it was ready.
+      return new UnavailableError(`${TAG} ${this.where} closed the connection during the handshake`, {
+        cause: error,
+      })
+    }
     const v = verdict.value
     const fingerprint = verdict.key
       ? `${keyType(verdict.key)} ${verdict.key.toString('base64').slice(-16)}`
@@ -234,10 +244,12 @@ export class SshConnection {
         { cause: error },
       )
     }
-    if (/private key|passphrase|parse/i.test(error.message)) {
-      return new InvalidArgumentError(`${TAG} bad private key for ${this.where}: ${error.message}`, {
-        cause: error,
-      })
+    if (/private ?key|passphrase|parse/i.test(error.message)) {
+      // ssh2 cannot use the key (encrypted without a passphrase, garbage).
+      return new InvalidArgumentError(
+        `${TAG} cannot use the private key for ${this.where}: ${error.message}${/passphrase/i.test(error.message) ? '; give its passphrase with --passphrase-env=VAR' : ''}`,
+        { cause: error },
+      )
     }
     return new UnavailableError(`${TAG} SSH connection to ${this.where} failed: ${error.message}`, {
       cause: error,
@@ -311,17 +323,57 @@ export class SshConnection {
     )
   }
 
+  /**
+   * Writes `content` to `path` on the server over SFTP (the File verb): into a temporary file next to
+   * it, renamed over `path` once complete, so a transfer that fails leaves `path` as it was.
+   */
+  async writeFile(path: string, content: Readable, signal?: AbortSignal): Promise<void> {
+    const ssh = await this.#session()
+    let sftp: SFTPWrapper
+    try {
+      sftp = await ssh.requestSFTP()
+    } catch (error) {
+      throw new UnavailableError(
+        `${TAG} ${this.where} refused an SFTP session: ${(error as Error).message} (is the sftp subsystem enabled in its sshd_config?)`,
+        { cause: error },
+      )
+    }
+    const partial = posix.join(
+      posix.dirname(path),
+      `.${posix.basename(path)}.${randomBytes(4).toString('hex')}.part`,
+    )
+    const call = (run: (done: (error?: Error | null) => void) => void) =>
+      new Promise<void>((resolve, reject) => run((error) => (error ? reject(error) : resolve())))
+    try {
+      await pipeline(content, sftp.createWriteStream(partial), { signal })
+      // POSIX rename replaces `path` in one step (OpenSSH's extension); plain SFTP rename refuses to.
+      await call((done) => sftp.ext_openssh_rename(partial, path, done)).catch(async (error: Error) => {
+        if (!/not support/i.test(error.message)) throw error
+        await call((done) => sftp.unlink(path, () => done()))
+        await call((done) => sftp.rename(partial, path, done))
+      })
+    } catch (error) {
+      await call((done) => sftp.unlink(partial, () => done()))
+      if (signal?.aborted) throw abortErrorFrom(signal)
+      throw sftpError(error as Error & { code?: unknown }, path, this.where)
+    } finally {
+      sftp.end()
+    }
+  }
+
   /** Closes the connection; later calls fail. */
   async close(): Promise<void> {
     this.#closed = true
-    const pending = this.#client
-    this.#client = undefined
+    const pending = this.#ssh
+    this.#ssh = undefined
     if (!pending) return
     try {
-      const client = await pending
+      const ssh = await pending
+      const client = ssh.connection
+      if (!client) return
       await new Promise<void>((resolve) => {
         client.once('close', () => resolve())
-        client.end()
+        ssh.dispose()
         setTimeout(resolve, 1000).unref()
       })
     } catch {
@@ -332,4 +384,13 @@ export class SshConnection {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+/** An SFTP failure as a libswarm error (status codes of the SFTP protocol, draft 02). */
+function sftpError(error: Error & { code?: unknown }, path: string, where: string): LibswarmError {
+  const text = `${TAG} File ${path} on ${where}: ${error.message}`
+  if (error.code === 2) return new NotFoundError(`${text} (does its directory exist?)`, { cause: error })
+  if (error.code === 3)
+    return new UnauthorizedError(`${text} (no permission to write there)`, { cause: error })
+  return new UnavailableError(text, { cause: error })
 }

@@ -13,6 +13,7 @@ import {
 } from '@libswarm/core'
 import { numberOption, parseArgs } from './args.ts'
 import { SshConnection, type SshOptions } from './connection.ts'
+import { fileContent } from './file.ts'
 import { commandLine } from './quote.ts'
 import { type RemoteSwarmd, remoteSwarmd } from './remote.ts'
 import { RemoteProc } from './remote-proc.ts'
@@ -115,6 +116,7 @@ export interface SshServiceOptions {
  * - Connect: the login shell as a byte stream; Connect -- COMMAND ARG...: that command's stdio;
  *   Connect tcp://HOST:PORT: a tunnel to that port as seen from the server; Connect unix:///PATH: a
  *   tunnel to a unix socket on the server (a remote swarmd, for a session to ride).
+ * - File PATH: writes the content (`att`) to PATH on the server over SFTP, replacing it at once.
  * - Get: the connection; Watch: `create` events of spawned commands, and their start and stop.
  * - Start / Stop / Get / Watch / Connect NAME: the same verb on the spawned command NAME.
  */
@@ -219,6 +221,14 @@ export function sshService(connection: SshConnection, options: SshServiceOptions
         }
         if (first.startsWith('unix://')) return connection.forwardUnix(socketPath(first))
         return connection.exec(commandLine(first, rest))
+      },
+      // File PATH: the content (att) written to PATH on the server, over SFTP.
+      async onFile(args, context) {
+        if (args.length !== 1 || !args[0])
+          throw new InvalidArgumentError(
+            `[adapter-ssh] File takes one remote PATH, got ${JSON.stringify(args)}`,
+          )
+        await connection.writeFile(args[0], fileContent(context.message.att), context.signal)
       },
       onGet: (args) =>
         args.length > 0
