@@ -123,6 +123,7 @@ export function runCloudSuite(setup: CloudSuiteSetup): void {
     afterEach(() => {
       for (const controller of opened.splice(0)) controller.abort()
       fake.fleet.faults.reset()
+      fake.fleet.clear() // each case makes its own instances; a big listing left over would slow the next
     })
 
     /** A fresh instance of the backend on the fake, with its log lines. */
@@ -271,7 +272,7 @@ export function runCloudSuite(setup: CloudSuiteSetup): void {
 
     test('a new instance NotFound at first (eventual consistency) is found', async () => {
       const { client, lines } = await open()
-      fake.fleet.faults.consistencyMs = 500
+      fake.fleet.faults.consistencyMs = 3000
       const name = fresh()
       const child = await client.spawn([name, ...setup.spawnArgs, '--no-wait'])
       expect(await client.ls()).toContain(name) // read your writes while the provider catches up
@@ -367,7 +368,11 @@ export function runCloudSuite(setup: CloudSuiteSetup): void {
       const lines: string[] = []
       const logs = await client.open('Attach', [name, '--logs'])
       expect(logs.reply.verb).toBe('Ack')
-      for await (const message of logs.rest) if (message.verb === 'Log') lines.push(...message.args)
+      for await (const message of logs.rest) {
+        if (message.verb === 'Error')
+          throw new Error(`Attach --logs ended with an Error: ${message.args.join(' ')}`)
+        if (message.verb === 'Log') lines.push(...message.args)
+      }
       expect(lines.some((l) => l.includes('Linux version'))).toBe(true)
       expect(lines.some((l) => l.includes('login:'))).toBe(true)
       const tail: string[] = []

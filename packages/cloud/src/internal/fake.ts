@@ -270,6 +270,12 @@ export class FakeFleet {
     return true
   }
 
+  /** Forgets every instance (between tests). */
+  clear(): void {
+    this.#instances.clear()
+    this.#byToken.clear()
+  }
+
   /** The instance with this id, if reads can see it. */
   get(id: string): FakeInstance | undefined {
     const instance = this.#instances.get(id)

@@ -142,13 +142,13 @@ export class InstanceWatch {
   }
 
   /** Records what a read of one instance showed (started at `at`), publishing the change if any. */
-  observe(description: CloudDescription, at: number): void {
+  observe(description: CloudDescription, at: number, silent = false): void {
     if (!this.#running) return
     const seen = this.#seen.get(description.id)
     if (seen && seen.at > at) return // an older read than what is known
     const fingerprint = fingerprintOf(description)
     const name = this.#options.nameOf(description)
-    for (const event of eventsFor(seen, description, fingerprint, name)) this.#publish(event)
+    if (!silent) for (const event of eventsFor(seen, description, fingerprint, name)) this.#publish(event)
     this.#seen.set(description.id, { state: description.state, name, fingerprint, at })
   }
 
@@ -190,14 +190,15 @@ export class InstanceWatch {
     return ready
   }
 
-  async #poll(signal: AbortSignal): Promise<number> {
+  /** One listing; the first (`baseline`) only records what is there. Answers the requests it took. */
+  async #poll(signal: AbortSignal, baseline = false): Promise<number> {
     const at = Date.now()
     const { descriptions, requests } = await this.#options.list(signal)
     this.polls++
     const listed = new Set<string>()
     for (const description of descriptions) {
       listed.add(description.id)
-      this.observe(description, at)
+      this.observe(description, at, baseline)
     }
     for (const [id, seen] of this.#seen) {
       if (listed.has(id) || seen.at > at || this.#options.recentlyCreated(id)) continue
@@ -211,7 +212,7 @@ export class InstanceWatch {
     let started = Date.now()
     let requests: number
     try {
-      requests = await this.#poll(signal)
+      requests = await this.#poll(signal, true)
       first()
     } catch (error) {
       first(error)
