@@ -6,10 +6,12 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const home = mkdtempSync(join(tmpdir(), 'adapter-ec2-clouds-'))
-
-/** Clears the AWS variables of this process and points the shared files into an empty temp folder. */
+/**
+ * Clears the AWS variables of this process and points the shared files into a new empty temp folder
+ * (a new one each time: the SDK caches what it read from a path).
+ */
 export function isolateAws(): string {
+  const home = mkdtempSync(join(tmpdir(), 'adapter-ec2-clouds-'))
   for (const key of Object.keys(process.env)) if (key.startsWith('AWS_')) delete process.env[key]
   process.env.AWS_CONFIG_FILE = join(home, 'config')
   process.env.AWS_SHARED_CREDENTIALS_FILE = join(home, 'credentials')

@@ -158,7 +158,7 @@ export class CloudHost<R> {
       budgetPerMinute: this.#watchBudget,
       list: async (signal) => {
         const before = this.caller.stats.watchRequests
-        const entries = await this.listAll(signal, true)
+        const entries = await this.listAll(signal, true, false)
         return {
           descriptions: entries.map((e) => e.description),
           requests: this.caller.stats.watchRequests - before,
@@ -213,8 +213,11 @@ export class CloudHost<R> {
     return shape
   }
 
-  /** Every instance, following every page (gone ones included when the provider lists them). */
-  async listAll(signal: AbortSignal, watch = false): Promise<Entry<R>[]> {
+  /**
+   * Every instance, following every page (gone ones included when the provider lists them). Without
+   * `keepRecords` only the descriptions are kept (the records are dropped page by page).
+   */
+  async listAll(signal: AbortSignal, watch = false, keepRecords = true): Promise<Entry<R>[]> {
     const entries: Entry<R>[] = []
     const listed = new Set<string>()
     for await (const page of paginate(this.caller, this.provider, {
@@ -227,7 +230,7 @@ export class CloudHost<R> {
         const description = this.describe(record)
         if (listed.has(description.id)) continue // a record that moved between pages
         listed.add(description.id)
-        entries.push({ record, description })
+        entries.push({ record: keepRecords ? record : (undefined as R), description })
       }
     }
     // Read your writes: what this service created and the provider does not list yet.
@@ -674,7 +677,7 @@ export class CloudHost<R> {
           if (full && !long)
             throw new InvalidArgumentError(`[${this.tag}] Ls --full needs --long; ${LS_USAGE}`)
           const at = Date.now()
-          let entries = await this.listAll(context.signal)
+          let entries = await this.listAll(context.signal, false, full)
           for (const e of entries) this.watch.observe(e.description, at)
           if (!parsed.values.has('all'))
             entries = entries.filter((e) => !GONE_STATES.includes(e.description.state))
