@@ -205,7 +205,7 @@ describe.skipIf(missing.length > 0)(
 
       await client.stop(['--rm', '--force', ...ids, lib.InstanceId])
       expect(await client.ls()).toEqual([])
-    }, 120_000)
+    }, 300_000) // six aws CLI runs: each starts a Python interpreter (seconds on a loaded machine)
 
     it('boto3 runs, waits for, pages and tags instances', async () => {
       ec2.faults.reset()

@@ -260,12 +260,13 @@ export class CloudCaller {
     const idempotent = spec.idempotent ?? true
     let last: { fault: CloudFault; error: unknown } | undefined
     let tries = 0
+    let retried = 0
     const retryable = (fault: CloudFault): boolean => {
-      if (Date.now() - started >= this.#budgetMs) return false
-      if (fault.kind === 'throttled') return true
-      if (fault.kind === 'unavailable') return idempotent
+      // Not visible yet: retried for as long as the consistency window lasts, whatever the count.
       if (fault.kind === 'not-found') return spec.id !== undefined && this.recentlyCreated(spec.id)
-      return false
+      if (Date.now() - started >= this.#budgetMs) return false
+      if (fault.kind !== 'throttled' && !(fault.kind === 'unavailable' && idempotent)) return false
+      return ++retried <= this.#retries
     }
     const expo = new ExponentialBackoff({ initialDelay: this.#delayMs, maxDelay: this.#maxDelayMs })
     const policy = retry(
@@ -274,13 +275,15 @@ export class CloudCaller {
         return fault !== undefined && !spec.signal.aborted && retryable(fault)
       }),
       {
-        maxAttempts: this.#retries,
+        maxAttempts: Number.MAX_SAFE_INTEGER, // bounded by `retryable`: the count, the budget, the window
         backoff: new DelegateBackoff<{ result: unknown }, IBackoff<unknown> | undefined>((context, state) => {
           const next = state ? state.next(context) : expo.next()
           const asked = last?.fault.retryAfterMs ?? 0
-          // Never wait past the budget: the last try then fails with what the provider said.
+          // Never wait past the budget (the last try then fails with what the provider said), nor,
+          // for an instance not visible yet, longer than a second between looks.
           const left = Math.max(0, this.#budgetMs - (Date.now() - started))
-          return { delay: Math.min(Math.max(next.duration, asked), left), state: next }
+          const cap = last?.fault.kind === 'not-found' ? Math.min(left, 1000) : left
+          return { delay: Math.min(Math.max(next.duration, asked), cap), state: next }
         }),
       },
     )
