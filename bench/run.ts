@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import type { Row } from './lib/common.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const SUITES = ['messages', 'rpc', 'streams', 'scale', 'nesting', 'swarmd', 'docker'] as const
+const SUITES = ['messages', 'rpc', 'streams', 'scale', 'nesting', 'swarmd', 'docker', 'clouds'] as const
 
 const quick = process.argv.includes('--quick')
 const onlyAt = process.argv.indexOf('--only')
