@@ -55,7 +55,7 @@ const missing = [
 ].filter((m): m is string => m !== undefined)
 if (missing.length > 0 && process.env.CI)
   throw new Error(
-    `[adapter-ec2] the client tests need ${missing.join(' and ')} in CI; add them to DEBIAN_PACKAGES`,
+    `[adapter-ec2] the client tests need ${missing.join(' and ')} in CI; add them to .ci/debian-packages/clouds.txt`,
   )
 
 const home = isolateAws()
